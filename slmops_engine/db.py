@@ -1,0 +1,70 @@
+"""Database engine and sessions. SQLite runs in WAL mode with a busy timeout so the UI and workers can
+write at the same time; any SQLAlchemy URL (e.g. Postgres) works for a shared setup."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from .settings import get_settings
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _configure_sqlite(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL per process; tables are created on first use."""
+    url = url or get_settings().db_url
+    with _lock:
+        eng = _engines.get(url)
+        if eng is None:
+            if url.startswith("sqlite"):
+                eng = create_engine(
+                    url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+                )
+                event.listen(eng, "connect", _configure_sqlite)
+            else:
+                eng = create_engine(url, pool_pre_ping=True)
+            from . import models  # noqa: F401 - registers the tables
+
+            SQLModel.metadata.create_all(eng)
+            _engines[url] = eng
+    return eng
+
+
+def init_db(url: str | None = None) -> Engine:
+    return get_engine(url)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error. Objects are detached-safe after commit."""
+    with Session(get_engine(url), expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()

@@ -1,0 +1,25 @@
+"""Background jobs: the queue lives in the database; a supervisor starts one worker process per job."""
+
+from .store import (
+    cancel_job,
+    get_job,
+    job_log,
+    job_metrics,
+    list_jobs,
+    retry_job,
+    run_dir,
+    submit_job,
+    wait_for_job,
+)
+
+__all__ = [
+    "cancel_job",
+    "get_job",
+    "job_log",
+    "job_metrics",
+    "list_jobs",
+    "retry_job",
+    "run_dir",
+    "submit_job",
+    "wait_for_job",
+]

@@ -1,0 +1,140 @@
+"""Where a claimed job's worker runs: a local process (default) or a Ray task (scale-out, `pip install .[ray]`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..settings import get_settings
+from .store import run_dir
+
+
+@dataclass
+class Handle:
+    job_id: int
+    pid: int | None = None
+    ref: Any = field(default=None, repr=False)
+
+
+class Executor(Protocol):
+    def start(self, job_id: int) -> Handle: ...
+    def poll(self, handle: Handle) -> int | None: ...
+    def terminate(self, handle: Handle) -> None: ...
+    def kill(self, handle: Handle) -> None: ...
+
+
+def worker_env() -> dict[str, str]:
+    """The worker inherits our environment (API keys reach it this way, never through the DB) plus the resolved
+    storage location, so it works whatever its cwd."""
+    env = dict(os.environ)
+    s = get_settings()
+    env["SLMOPS_HOME"] = str(s.home)
+    env["SLMOPS_DATABASE_URL"] = s.db_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class LocalExecutor:
+    """One `python -m slmops_engine.jobs.worker ID` process per job, in its own session so that a dashboard
+    restart does not take running jobs with it."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, subprocess.Popen] = {}
+
+    def start(self, job_id: int) -> Handle:
+        d = run_dir(job_id)
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / "worker.log", "ab") as logf:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "slmops_engine.jobs.worker", str(job_id)],
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=worker_env(),
+                start_new_session=True,
+            )
+        self._procs[job_id] = proc
+        return Handle(job_id, pid=proc.pid)
+
+    def poll(self, handle: Handle) -> int | None:
+        proc = self._procs.get(handle.job_id)
+        if proc is None:
+            return None
+        rc = proc.poll()
+        if rc is not None:
+            self._procs.pop(handle.job_id, None)
+        return rc
+
+    def _signal(self, handle: Handle, sig: int) -> None:
+        if handle.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(handle.pid, sig)
+
+    def terminate(self, handle: Handle) -> None:
+        self._signal(handle, signal.SIGTERM)
+
+    def kill(self, handle: Handle) -> None:
+        self._signal(handle, signal.SIGKILL)
+
+
+class RayExecutor:
+    """Runs each job as a Ray task on the cluster (workers must share the database: use Postgres)."""
+
+    def __init__(self, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ConfigError("Ray is not installed", "Install the extra: pip install 'slmops-studio[ray]'.") from exc
+        if get_settings().db_url.startswith("sqlite") and address not in (None, "local"):
+            raise ConfigError(
+                "A Ray cluster needs a shared database",
+                "Set SLMOPS_DATABASE_URL to a Postgres URL reachable from every node.",
+            )
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(
+                address=None if address in (None, "local") else address,
+                ignore_reinit_error=True,
+                runtime_env={"env_vars": {k: v for k, v in worker_env().items() if k.startswith("SLMOPS_")}},
+            )
+        self._task = ray.remote(max_retries=0)(_ray_run_job)
+
+    def start(self, job_id: int) -> Handle:
+        return Handle(job_id, ref=self._task.remote(job_id))
+
+    def poll(self, handle: Handle) -> int | None:
+        ready, _ = self._ray.wait([handle.ref], timeout=0)
+        if not ready:
+            return None
+        try:
+            return int(self._ray.get(handle.ref))
+        except Exception:  # noqa: BLE001 - a lost node or killed task: the supervisor marks the job failed
+            return -9
+
+    def terminate(self, handle: Handle) -> None:
+        self._ray.cancel(handle.ref, force=False)
+
+    def kill(self, handle: Handle) -> None:
+        self._ray.cancel(handle.ref, force=True)
+
+
+def _ray_run_job(job_id: int) -> int:
+    from ..models import JobStatus
+    from .worker import run_job
+
+    return 0 if run_job(job_id) == JobStatus.succeeded else 1
+
+
+def make_executor() -> Executor:
+    s = get_settings()
+    if s.executor == "ray":
+        return RayExecutor(s.ray_address)
+    if s.executor != "local":
+        raise ConfigError(f"Unknown executor '{s.executor}'", "Use SLMOPS_EXECUTOR=local or ray.")
+    return LocalExecutor()

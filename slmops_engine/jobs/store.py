@@ -1,0 +1,189 @@
+"""Job rows: submit, read, cancel, retry, and the state changes workers and the supervisor make."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from ..db import get_engine, session_scope
+from ..errors import ConfigError, NotFoundError
+from ..models import ACTIVE_STATUSES, Job, JobStatus, MetricPoint, utcnow
+from ..settings import get_settings
+from ..stages import get_stage
+from ..stages.base import has_blocking
+
+HOST = socket.gethostname()
+
+
+def run_dir(job_id: int) -> Path:
+    return get_settings().runs_dir / str(job_id)
+
+
+def submit_job(
+    kind: str,
+    config: dict[str, Any] | Any,
+    *,
+    project_id: int | None = None,
+    title: str | None = None,
+    check: bool = True,
+) -> Job:
+    """Validate the config with the stage's own model, run its preflight (errors refuse the job) and queue it."""
+    stage = get_stage(kind)
+    cfg = config if isinstance(config, stage.Config) else stage.Config.model_validate(config)
+    if check:
+        issues = stage.preflight(cfg)
+        if has_blocking(issues):
+            first = next(i for i in issues if i.blocking)
+            raise ConfigError(first.title, first.detail)
+    job = Job(
+        kind=kind,
+        project_id=project_id,
+        title=title or stage.TITLE,
+        heavy=stage.HEAVY,
+        resumable=stage.RESUMABLE,
+        config=cfg.model_dump(mode="json"),
+        message="Waiting for a worker",
+    )
+    with session_scope() as s:
+        s.add(job)
+    run_dir(job.id).mkdir(parents=True, exist_ok=True)
+    return job
+
+
+def get_job(job_id: int) -> Job:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"Job {job_id} does not exist", "List jobs with `slmops jobs list`.")
+        return job
+
+
+def list_jobs(
+    project_id: int | None = None, statuses: tuple[JobStatus, ...] | None = None, limit: int = 200
+) -> list[Job]:
+    with session_scope() as s:
+        q = select(Job).order_by(col(Job.id).desc()).limit(limit)
+        if project_id is not None:
+            q = q.where(Job.project_id == project_id)
+        if statuses:
+            q = q.where(col(Job.status).in_(statuses))
+        return list(s.exec(q).all())
+
+
+def cancel_job(job_id: int) -> Job:
+    """Queued jobs stop at once; a running job is asked to stop (it checks between steps) and the supervisor
+    terminates it if it has not stopped after the grace period."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"Job {job_id} does not exist")
+        if job.status == JobStatus.queued:
+            job.status = JobStatus.cancelled
+            job.finished_at = utcnow()
+            job.message = "Cancelled before it started"
+        elif job.status == JobStatus.running and job.cancel_requested_at is None:
+            job.cancel_requested_at = utcnow()
+            job.message = "Stopping…"
+        s.add(job)
+        return job
+
+
+def retry_job(job_id: int) -> Job:
+    """Queue a finished job again. A resumable stage continues from its last checkpoint in the same run folder."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"Job {job_id} does not exist")
+        if not job.status.finished:
+            raise ConfigError(f"Job {job_id} is still {job.status.value}", "Cancel it first, or wait for it to end.")
+        job.status = JobStatus.queued
+        job.attempt += 1
+        job.error_label = job.error_hint = job.error_detail = None
+        job.cancel_requested_at = job.finished_at = job.started_at = None
+        job.pid = None
+        job.message = "Waiting for a worker (resume)" if job.resumable else "Waiting for a worker"
+        if not job.resumable:
+            job.progress = 0.0
+        s.add(job)
+        return job
+
+
+def wait_for_job(job_id: int, timeout: float | None = None, poll: float = 0.5) -> Job:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = get_job(job_id)
+        if job.status.finished:
+            return job
+        if deadline is not None and time.monotonic() > deadline:
+            return job
+        time.sleep(poll)
+
+
+def job_log(job_id: int, tail_bytes: int = 20_000) -> str:
+    path = run_dir(job_id) / "worker.log"
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - tail_bytes))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def job_metrics(job_id: int) -> list[MetricPoint]:
+    with session_scope() as s:
+        q = select(MetricPoint).where(MetricPoint.job_id == job_id).order_by(MetricPoint.name, MetricPoint.step)
+        return list(s.exec(q).all())
+
+
+# -- state changes made by the supervisor and the worker -----------------------------------------------------------
+
+
+def claim_job(job_id: int) -> bool:
+    """Atomically move a queued job to running; False when another supervisor got it first."""
+    with session_scope() as s:
+        res = s.exec(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.status) == JobStatus.queued)
+            .values(status=JobStatus.running, started_at=utcnow(), heartbeat_at=utcnow(), host=HOST, message="Starting")
+        )
+        return res.rowcount == 1
+
+
+def set_job_fields(job_id: int, **fields: Any) -> None:
+    with session_scope() as s:
+        s.exec(update(Job).where(col(Job.id) == job_id).values(**fields))
+
+
+def finish_job(job_id: int, status: JobStatus, **fields: Any) -> None:
+    """Write a final state, unless the job already has one (a final state is never overwritten)."""
+    fields.setdefault("finished_at", utcnow())
+    with session_scope() as s:
+        s.exec(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.status).in_(ACTIVE_STATUSES))
+            .values(status=status, **fields)
+        )
+
+
+def upsert_metrics(job_id: int, points: list[dict]) -> None:
+    """Insert metric points; a point for an existing (job, name, step) replaces the old value."""
+    if not points:
+        return
+    rows = [
+        {"job_id": job_id, "name": p["name"], "step": p["step"], "value": p["value"], "ts": utcnow()} for p in points
+    ]
+    insert = pg_insert if get_engine().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(MetricPoint).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["job_id", "name", "step"], set_={"value": stmt.excluded.value, "ts": stmt.excluded.ts}
+    )
+    with session_scope() as s:
+        s.exec(stmt)

@@ -1,0 +1,254 @@
+"""The supervisor: starts queued jobs within the concurrency limits, escalates Cancel to SIGTERM/SIGKILL and
+marks jobs whose worker died as failed. One per machine (a lock file in SLMOPS_HOME); the dashboard starts it
+on demand, `slmops worker` runs it in the foreground. ``python -m slmops_engine.jobs.supervisor``"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+from sqlmodel import col, select
+
+from ..db import session_scope
+from ..models import Job, JobStatus, utcnow
+from ..settings import get_settings
+from .executors import Executor, Handle, make_executor, worker_env
+from .store import HOST, claim_job, finish_job, set_job_fields
+
+log = logging.getLogger("slmops.supervisor")
+
+DIED_HINT = (
+    "The worker process stopped without finishing (killed, out of memory, or the machine restarted). "
+    "Retry the job{resume}; if it happens again, lower the batch size or sequence length, or free memory."
+)
+
+
+def _lock_path() -> Path:
+    return get_settings().home / "supervisor.lock"
+
+
+class SupervisorLock:
+    """An exclusive flock on SLMOPS_HOME/supervisor.lock, released automatically when the process dies."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def supervisor_pid() -> int | None:
+    """The pid of the running supervisor, or None when there is none."""
+    lock = SupervisorLock()
+    if lock.acquire():
+        lock.release()
+        return None
+    try:
+        return int(_lock_path().read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def is_worker_process(pid: int | None, job_id: int) -> bool:
+    """True when pid is alive and is the worker of this job (guards against pid reuse)."""
+    if not pid:
+        return False
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        cmd = p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return "slmops_engine.jobs.worker" in cmd and str(job_id) in cmd
+
+
+class Supervisor:
+    def __init__(self, executor: Executor | None = None) -> None:
+        self.settings = get_settings()
+        self.executor = executor or make_executor()
+        self.handles: dict[int, Handle] = {}
+        self._signalled: dict[int, int] = {}
+        self._heavy: dict[int, bool] = {}
+
+    # -- one pass -----------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self._reap()
+        self._escalate_cancels()
+        self._start_queued()
+
+    def recover(self) -> None:
+        """On start: adopt live workers of this host, mark jobs whose worker is gone as failed."""
+        with session_scope() as s:
+            running = s.exec(select(Job).where(Job.status == JobStatus.running, Job.host == HOST)).all()
+        for job in running:
+            if is_worker_process(job.pid, job.id):
+                log.info("Adopting running job %s (pid %s)", job.id, job.pid)
+                self.handles[job.id] = Handle(job.id, pid=job.pid)
+            else:
+                self._mark_died(job, None)
+
+    def _reap(self) -> None:
+        for job_id, handle in list(self.handles.items()):
+            rc = self.executor.poll(handle)
+            if rc is None and handle.ref is None and not is_worker_process(handle.pid, job_id):
+                rc = -1  # adopted or lost process that is gone
+            if rc is None:
+                continue
+            del self.handles[job_id]
+            self._signalled.pop(job_id, None)
+            self._heavy.pop(job_id, None)
+            with session_scope() as s:
+                job = s.get(Job, job_id)
+            if job is not None and job.status == JobStatus.running:
+                self._mark_died(job, rc)
+
+    def _mark_died(self, job: Job, rc: int | None) -> None:
+        if job.cancel_requested_at is not None:
+            finish_job(job.id, JobStatus.cancelled, message="Cancelled (worker terminated)")
+            return
+        how = "was killed" if rc is not None and rc < 0 else f"exited with code {rc}" if rc else "is gone"
+        resume = " — it will continue from its last checkpoint" if job.resumable else ""
+        finish_job(
+            job.id,
+            JobStatus.failed,
+            error_label=f"The worker process {how}",
+            error_hint=DIED_HINT.format(resume=resume),
+            message=f"The worker process {how}",
+        )
+        log.warning("Job %s: worker %s", job.id, how)
+
+    def _escalate_cancels(self) -> None:
+        grace = timedelta(seconds=self.settings.cancel_grace_seconds)
+        now = utcnow()
+        with session_scope() as s:
+            jobs = s.exec(
+                select(Job).where(Job.status == JobStatus.running, col(Job.cancel_requested_at).is_not(None))
+            ).all()
+        for job in jobs:
+            handle = self.handles.get(job.id)
+            if handle is None:
+                continue
+            waited = now - job.cancel_requested_at
+            sent = self._signalled.get(job.id, 0)
+            if waited > 2 * grace and sent < 2:
+                log.warning("Job %s did not stop after SIGTERM: killing it", job.id)
+                self.executor.kill(handle)
+                self._signalled[job.id] = 2
+            elif waited > grace and sent < 1:
+                log.info("Job %s did not stop in %ss: sending SIGTERM", job.id, grace.total_seconds())
+                self.executor.terminate(handle)
+                self._signalled[job.id] = 1
+
+    def _start_queued(self) -> None:
+        active = [self._heavy.get(j, True) for j in self.handles]
+        if len(active) >= self.settings.max_jobs:
+            return
+        with session_scope() as s:
+            queued = s.exec(select(Job).where(Job.status == JobStatus.queued).order_by(Job.id)).all()
+        heavy_running = sum(active)
+        for job in queued:
+            if len(self.handles) >= self.settings.max_jobs:
+                break
+            if job.heavy and heavy_running >= self.settings.max_heavy_jobs:
+                continue
+            if not claim_job(job.id):
+                continue
+            try:
+                handle = self.executor.start(job.id)
+            except Exception as exc:  # noqa: BLE001 - a job that cannot start is failed, not retried forever
+                finish_job(
+                    job.id,
+                    JobStatus.failed,
+                    error_label="The worker could not be started",
+                    error_hint=str(exc),
+                    message="The worker could not be started",
+                )
+                continue
+            self.handles[job.id] = handle
+            self._heavy[job.id] = job.heavy
+            heavy_running += job.heavy
+            if handle.pid:
+                set_job_fields(job.id, pid=handle.pid)
+            log.info("Started job %s (%s) pid %s", job.id, job.kind, handle.pid)
+
+    # -- loop -----------------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        self.recover()
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a transient DB error must not kill the supervisor
+                log.exception("Supervisor pass failed; retrying")
+            stop.wait(self.settings.poll_seconds)
+
+
+def ensure_supervisor() -> int | None:
+    """Start a background supervisor for this SLMOPS_HOME unless one runs. Returns its pid (None if unknown)."""
+    pid = supervisor_pid()
+    if pid:
+        return pid
+    logf = open(get_settings().home / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmops_engine.jobs.supervisor"],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=worker_env(),
+        start_new_session=True,
+    )
+    logf.close()
+    for _ in range(50):  # wait until it holds the lock, so a second caller does not start another
+        if supervisor_pid() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    return supervisor_pid()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock = SupervisorLock()
+    if not lock.acquire():
+        print(f"A supervisor already runs for {get_settings().home} (pid {supervisor_pid()}).", file=sys.stderr)
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("Supervisor %s for %s", os.getpid(), get_settings().home)
+    from ..db import init_db
+
+    init_db()
+    try:
+        Supervisor().run(stop)
+    finally:
+        lock.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

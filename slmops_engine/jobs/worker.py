@@ -1,0 +1,99 @@
+"""Runs one job in this process: ``python -m slmops_engine.jobs.worker JOB_ID``.
+
+The database is the source of truth: the worker marks the job running, streams progress through a JobReporter
+and writes exactly one final state (succeeded, failed with a label and hint, or cancelled)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+
+from ..errors import JobCancelled, describe_exception
+from ..models import JobStatus
+from ..stages import get_stage
+from .reporter import JobReporter
+from .store import HOST, finish_job, get_job, set_job_fields
+
+log = logging.getLogger("slmops.worker")
+
+
+def _raise_cancel(signum, _frame):
+    raise JobCancelled(f"signal {signum}")
+
+
+def run_job(job_id: int) -> JobStatus:
+    job = get_job(job_id)
+    if job.status != JobStatus.running:
+        # The supervisor claims a job before starting us; a direct call claims it here.
+        from .store import claim_job
+
+        if not claim_job(job_id):
+            log.warning("Job %s is %s; nothing to do", job_id, job.status.value)
+            return job.status
+    set_job_fields(job_id, pid=os.getpid(), host=HOST, message="Running")
+    reporter = JobReporter(job_id, resuming=job.attempt > 1 and job.resumable)
+    log.info("Job %s (%s) attempt %s started, pid %s", job_id, job.kind, job.attempt, os.getpid())
+    try:
+        stage = get_stage(job.kind)
+        config = stage.Config.model_validate(job.config)
+        result = stage.run(config, reporter)
+        reporter.progress(1.0, "Done")
+        reporter.flush()
+        finish_job(job_id, JobStatus.succeeded, result=_jsonable(result), progress=1.0, message="Done", eta_seconds=0.0)
+        log.info("Job %s succeeded", job_id)
+        return JobStatus.succeeded
+    except JobCancelled:
+        _safe_flush(reporter)
+        finish_job(job_id, JobStatus.cancelled, message="Cancelled by the operator", eta_seconds=None)
+        log.info("Job %s cancelled", job_id)
+        return JobStatus.cancelled
+    except BaseException as exc:  # noqa: BLE001 - every failure must end as a labelled job state
+        label, hint = describe_exception(exc)
+        detail = traceback.format_exc()
+        log.error("Job %s failed: %s\n%s", job_id, label, detail)
+        _safe_flush(reporter)
+        finish_job(
+            job_id,
+            JobStatus.failed,
+            error_label=label[:500],
+            error_hint=hint[:1000],
+            error_detail=detail,
+            message=label[:500],
+            eta_seconds=None,
+        )
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return JobStatus.failed
+
+
+def _safe_flush(reporter: JobReporter) -> None:
+    try:
+        reporter.flush()
+    except Exception:  # noqa: BLE001 - the final state matters more than the last metric points
+        log.exception("Could not flush the last progress")
+
+
+def _jsonable(result):
+    if result is None:
+        return {}
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    return dict(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m slmops_engine.jobs.worker JOB_ID", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    signal.signal(signal.SIGTERM, _raise_cancel)
+    status = run_job(int(argv[0]))
+    return 0 if status == JobStatus.succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

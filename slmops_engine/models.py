@@ -1,0 +1,107 @@
+"""SQLModel tables: projects, datasets, model variants (with lineage), jobs and metric points."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobStatus(str, Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
+
+ACTIVE_STATUSES = (JobStatus.queued, JobStatus.running)
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=80)
+    goal: str = Field(default="", max_length=500)
+    # Teacher settings (TeacherConfig as JSON; never a key, only the name of the variable that holds it).
+    teacher: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Student choice (StudentChoice as JSON).
+    student: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Dataset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    name: str
+    parent_id: int | None = Field(default=None, foreign_key="dataset.id")
+    stage: str = Field(default="upload", description="What made it: upload, synth, review, split ...")
+    path: str = ""
+    n_rows: int = 0
+    info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVariant(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    name: str
+    parent_id: int | None = Field(default=None, foreign_key="modelvariant.id")
+    stage: str = Field(description="What made it: import, finetune, convert ...")
+    format: str = Field(default="hf", description="hf, adapter, onnx")
+    precision: str = Field(default="", description="bf16, fp32, int8, int4 ...")
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    artifact_path: str = ""
+    size_bytes: int = 0
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Job(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    kind: str = Field(index=True)
+    title: str = ""
+    status: JobStatus = Field(default=JobStatus.queued, index=True)
+    heavy: bool = True
+    resumable: bool = Field(default=False, description="The stage can continue from its last checkpoint.")
+    progress: float = 0.0
+    message: str = ""
+    eta_seconds: float | None = None
+    error_label: str | None = None
+    error_hint: str | None = None
+    error_detail: str | None = Field(default=None, sa_column=Column(Text))
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    pid: int | None = None
+    host: str | None = None
+    attempt: int = 1
+    cancel_requested_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class MetricPoint(SQLModel, table=True):
+    """One value of one metric at one step. (job, name, step) is unique: a resumed run overwrites, never doubles."""
+
+    __table_args__ = (UniqueConstraint("job_id", "name", "step", name="uq_metric_job_name_step"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    name: str
+    step: int
+    value: float
+    ts: datetime = Field(default_factory=utcnow)

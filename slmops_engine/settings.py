@@ -1,0 +1,65 @@
+"""Where things live and the limits the engine works within (environment variables prefixed SLMOPS_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLMOPS_", extra="ignore")
+
+    home: Path = Field(Path("storage"), description="Runtime home: database, uploads, runs and models.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata database; SQLite in the home folder when unset."
+    )
+    max_heavy_jobs: int = Field(1, ge=1, le=64, description="Heavy jobs (training, conversion) run at the same time.")
+    max_jobs: int = Field(4, ge=1, le=256, description="All jobs that run at the same time.")
+    cancel_grace_seconds: float = Field(
+        10.0, ge=0.5, le=600, description="How long a job may take to stop after Cancel before it is terminated."
+    )
+    poll_seconds: float = Field(0.5, ge=0.05, le=10, description="How often the supervisor looks for work.")
+    upload_limit_mb: int = Field(200, ge=1, le=10_000, description="Largest data file accepted.")
+    executor: str = Field("local", description="Where jobs run: 'local' processes or a 'ray' cluster.")
+    ray_address: str | None = Field(None, description="Ray cluster address for the ray executor ('auto' to attach).")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        # Workers are started with this path in their environment, so it must not depend on their cwd.
+        return v.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'slmops.db'}"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    def ensure_dirs(self) -> None:
+        for p in (self.home, self.runs_dir, self.models_dir, self.datasets_dir):
+            p.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    s = Settings()
+    s.ensure_dirs()
+    return s
+
+
+def reset_settings() -> None:
+    """Forget cached settings (after the environment changed, e.g. in tests)."""
+    get_settings.cache_clear()

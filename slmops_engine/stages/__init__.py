@@ -1,0 +1,31 @@
+"""Stage registry: job kind -> module. A stage module defines KIND, TITLE, HEAVY, RESUMABLE, ``Config``,
+``preflight(config) -> list[Issue]`` and ``run(config, reporter) -> dict``.
+
+Extra stages can be plugged in with SLMOPS_STAGE_PLUGINS (comma-separated modules, each with a ``STAGES`` dict of
+kind -> module path)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from ..errors import ConfigError
+
+BUILTIN_STAGES: dict[str, str] = {
+    "prepare_model": "slmops_engine.stages.prepare_model",
+}
+
+
+def stage_paths() -> dict[str, str]:
+    paths = dict(BUILTIN_STAGES)
+    for mod_name in filter(None, (m.strip() for m in os.environ.get("SLMOPS_STAGE_PLUGINS", "").split(","))):
+        paths.update(importlib.import_module(mod_name).STAGES)
+    return paths
+
+
+def get_stage(kind: str) -> ModuleType:
+    path = stage_paths().get(kind)
+    if path is None:
+        raise ConfigError(f"Unknown job kind '{kind}'", f"Known kinds: {', '.join(sorted(stage_paths()))}.")
+    return importlib.import_module(path)

@@ -1,0 +1,101 @@
+"""What every stage shares: a strict config base, preflight issues and the reporter interface."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import JobCancelled
+
+log = logging.getLogger("slmops.stage")
+
+
+class StageConfig(BaseModel):
+    """Base of every stage config: unknown keys are refused, so a typo never silently becomes a default."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class Issue(BaseModel):
+    """A preflight finding. Errors block Start; warnings are shown and do not."""
+
+    level: Literal["error", "warning", "info"] = "error"
+    title: str
+    detail: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        return self.level == "error"
+
+
+def has_blocking(issues: list[Issue]) -> bool:
+    return any(i.blocking for i in issues)
+
+
+class Reporter:
+    """Progress, metrics and cancellation for a stage. This base runs in-process (CLI, notebooks, benchmarks):
+    it logs and writes metrics.jsonl; the job worker's subclass also writes the database."""
+
+    def __init__(self, run_dir: Path | None = None, *, resuming: bool = False) -> None:
+        self.run_dir = run_dir
+        self.resuming = resuming
+        self.progress_value = 0.0
+        self.message = ""
+        self._cancelled = False
+        self._started = time.monotonic()
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- what stages call -------------------------------------------------------------------------------------
+    def progress(self, fraction: float, message: str | None = None, *, eta_seconds: float | None = None) -> None:
+        self.progress_value = min(max(float(fraction), 0.0), 1.0)
+        if message is not None:
+            if message != self.message:
+                log.info("%3.0f%% %s", self.progress_value * 100, message)
+            self.message = message
+        self._on_progress(eta_seconds)
+        self.check_cancelled()
+
+    def metric(self, name: str, value: float, step: int) -> None:
+        point = {"name": name, "step": int(step), "value": float(value), "ts": time.time()}
+        if self.run_dir is not None:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(point) + "\n")
+        self._on_metric(point)
+
+    def log(self, message: str) -> None:
+        log.info(message)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def check_cancelled(self) -> None:
+        if self._cancelled or self._cancel_requested():
+            self._cancelled = True
+            raise JobCancelled()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def eta(self) -> float | None:
+        p = self.progress_value
+        return self.elapsed * (1 - p) / p if p > 0.01 else None
+
+    def flush(self) -> None:
+        """Write anything buffered (the worker calls this when the stage returns)."""
+
+    # -- hooks for subclasses ---------------------------------------------------------------------------------
+    def _on_progress(self, eta_seconds: float | None) -> None:
+        pass
+
+    def _on_metric(self, point: dict) -> None:
+        pass
+
+    def _cancel_requested(self) -> bool:
+        return False
