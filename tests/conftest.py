@@ -1,0 +1,71 @@
+"""Shared fixtures: a temporary SLMOPS_HOME per test, a running supervisor, tiny real models."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Workers are separate processes: they find the test stage plugin through the environment.
+os.environ["SLMOPS_STAGE_PLUGINS"] = "tests.support.stages"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may reach a model hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _reset_engine_state() -> None:
+    from slmops_engine.db import dispose_engines
+    from slmops_engine.settings import reset_settings
+
+    dispose_engines()
+    reset_settings()
+
+
+@pytest.fixture(autouse=True)
+def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty home and SQLite database."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SLMOPS_HOME", str(home))
+    monkeypatch.delenv("SLMOPS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "1")
+    monkeypatch.setenv("SLMOPS_POLL_SECONDS", "0.1")
+    _reset_engine_state()
+    from slmops_engine.db import init_db
+
+    init_db()
+    yield home
+    _reset_engine_state()
+
+
+@pytest.fixture
+def supervisor(slmops_home):
+    """A real supervisor (in a thread of the test process) starting real worker processes."""
+    from slmops_engine.jobs.supervisor import Supervisor
+
+    sup = Supervisor()
+    stop = threading.Event()
+    t = threading.Thread(target=sup.run, args=(stop,), daemon=True)
+    t.start()
+    yield sup
+    stop.set()
+    t.join(timeout=10)
+    for handle in list(sup.handles.values()):
+        sup.executor.kill(handle)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from tests.support.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory) -> Path:
+    from tests.support.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"), "qwen2")
