@@ -69,3 +69,12 @@ def tiny_qwen_dir(tmp_path_factory) -> Path:
     from tests.support.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"), "qwen2")
+
+
+@pytest.fixture
+def teacher_server():
+    """A real OpenAI-compatible server on 127.0.0.1 (see tests/support/openai_server.py)."""
+    from tests.support.openai_server import OpenAIServer
+
+    with OpenAIServer() as srv:
+        yield srv

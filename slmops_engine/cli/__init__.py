@@ -1,0 +1,83 @@
+"""`slmops`: the command line on the same engine as the dashboard.
+
+Every command exits non-zero with a plain-language message (no traceback; set SLMOPS_DEBUG=1 for one)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pydantic import ValidationError
+
+from ..errors import SlmopsError
+from . import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slmops", description="SLMOps Studio command line.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("doctor", help="check this machine and the installation").set_defaults(func=commands.doctor)
+    w = sub.add_parser("worker", help="run the job supervisor in the foreground (starts queued jobs)")
+    w.set_defaults(func=commands.worker)
+
+    pr = sub.add_parser("projects", help="list or create projects").add_subparsers(dest="action", required=True)
+    pr.add_parser("list", help="list projects").set_defaults(func=commands.projects_list)
+    c = pr.add_parser("create", help="create a project")
+    c.add_argument("name")
+    c.add_argument("--goal", default="", help="the project's goal in one sentence")
+    c.set_defaults(func=commands.projects_create)
+
+    jb = sub.add_parser("jobs", help="list, inspect, cancel or retry jobs").add_subparsers(dest="action", required=True)
+    jl = jb.add_parser("list", help="list jobs")
+    jl.add_argument("--project", help="project name or id")
+    jl.set_defaults(func=commands.jobs_list)
+    for name, func, helptext in (
+        ("show", commands.jobs_show, "show a job with its log tail"),
+        ("cancel", commands.jobs_cancel, "cancel a queued or running job"),
+        ("retry", commands.jobs_retry, "queue a finished job again (resumes where the stage supports it)"),
+    ):
+        a = jb.add_parser(name, help=helptext)
+        a.add_argument("job_id", type=int)
+        a.set_defaults(func=func)
+
+    md = sub.add_parser("models", help="the student catalog and the bundled model").add_subparsers(
+        dest="action", required=True
+    )
+    md.add_parser("list", help="catalog with memory estimates for this machine").set_defaults(func=commands.models_list)
+    pd = md.add_parser("prepare-demo", help="convert the bundled SmolLM2-135M-Instruct once (offline)")
+    pd.add_argument("--force", action="store_true", help="convert again even if prepared")
+    pd.set_defaults(func=commands.models_prepare_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SlmopsError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        _maybe_traceback()
+        return 2
+    except ValidationError as exc:
+        print("error: invalid settings:", file=sys.stderr)
+        for e in exc.errors():
+            print(f"  {'.'.join(str(x) for x in e['loc']) or 'value'}: {e['msg']}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _maybe_traceback() -> None:
+    if os.environ.get("SLMOPS_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

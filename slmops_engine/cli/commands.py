@@ -1,0 +1,163 @@
+"""Command handlers for `slmops`. Each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from ..db import init_db
+from ..models import JobStatus
+
+MARK = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL", "info": "INFO"}
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=False))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
+    return "\n".join(lines)
+
+
+def doctor(_args: argparse.Namespace) -> int:
+    from ..doctor import run_checks
+
+    checks = run_checks()
+    for c in checks:
+        print(f"[{MARK[c.verdict]}] {c.name}: {c.detail}")
+        if c.hint and c.verdict != "ok":
+            print(f"       → {c.hint}")
+    failed = [c for c in checks if c.verdict == "fail"]
+    print(f"\n{len(failed)} problem(s) to fix." if failed else "\nReady.")
+    return 1 if failed else 0
+
+
+def worker(_args: argparse.Namespace) -> int:
+    from ..jobs.supervisor import main as supervisor_main
+
+    init_db()
+    return supervisor_main()
+
+
+def projects_list(_args: argparse.Namespace) -> int:
+    from ..projects import list_projects
+
+    init_db()
+    rows = [[str(p.id), p.name, p.goal[:60], p.created_at.strftime("%Y-%m-%d %H:%M")] for p in list_projects()]
+    empty = "No projects yet: `slmops projects create NAME`."
+    print(_table(rows, ["ID", "NAME", "GOAL", "CREATED"]) if rows else empty)
+    return 0
+
+
+def projects_create(args: argparse.Namespace) -> int:
+    from ..projects import create_project
+
+    init_db()
+    p = create_project(args.name, args.goal)
+    print(p.id)
+    return 0
+
+
+def _fmt_job_row(j) -> list[str]:
+    eta = f"{j.eta_seconds:.0f}s" if j.eta_seconds and j.status == JobStatus.running else ""
+    return [str(j.id), j.kind, j.status.value, f"{j.progress * 100:.0f}%", eta, (j.error_label or j.message)[:70]]
+
+
+def jobs_list(args: argparse.Namespace) -> int:
+    from ..jobs import list_jobs
+    from ..projects import get_project
+
+    init_db()
+    pid = get_project(args.project).id if args.project else None
+    rows = [_fmt_job_row(j) for j in list_jobs(project_id=pid)]
+    print(_table(rows, ["ID", "KIND", "STATUS", "PROGRESS", "ETA", "MESSAGE"]) if rows else "No jobs.")
+    return 0
+
+
+def jobs_show(args: argparse.Namespace) -> int:
+    from ..jobs import get_job, job_log
+
+    init_db()
+    j = get_job(args.job_id)
+    print(f"job {j.id}: {j.title} ({j.kind})")
+    print(f"status:   {j.status.value} · {j.progress * 100:.0f}% · attempt {j.attempt}")
+    print(f"message:  {j.message}")
+    if j.error_label:
+        print(f"error:    {j.error_label}\nhint:     {j.error_hint or ''}")
+    if j.result:
+        print(f"result:   {j.result}")
+    log = job_log(j.id, tail_bytes=4000)
+    if log:
+        print("--- log (tail) ---\n" + log.rstrip())
+    return 0
+
+
+def jobs_cancel(args: argparse.Namespace) -> int:
+    from ..jobs import cancel_job
+
+    init_db()
+    j = cancel_job(args.job_id)
+    print(f"job {j.id}: {j.status.value}{' (stop requested)' if j.cancel_requested_at else ''}")
+    return 0
+
+
+def jobs_retry(args: argparse.Namespace) -> int:
+    from ..jobs import retry_job
+
+    init_db()
+    j = retry_job(args.job_id)
+    print(f"job {j.id}: queued again (attempt {j.attempt})")
+    return 0
+
+
+def models_list(_args: argparse.Namespace) -> int:
+    from ..catalog import CATALOG, estimate_for, fit_report
+    from ..sysinfo import human_bytes, system_info
+
+    sysi = system_info()
+    rows = []
+    for m in CATALOG:
+        est = estimate_for(m, gpu=sysi.has_cuda)
+        fits = fit_report(est, sysi)
+        cell = {k: f"{human_bytes(getattr(est, k))} {fits[k]}" for k in fits}
+        if not sysi.has_cuda:
+            cell["qlora"] = "needs CUDA GPU"
+        rows.append(
+            [m.id, f"{m.params_b:g}B", m.license, cell["lora"], cell["full"], cell["qlora"], cell["int4_inference"]]
+        )
+    print(_table(rows, ["MODEL", "PARAMS", "LICENSE", "LORA", "FULL", "QLORA", "INT4 RUN"]))
+    print(
+        f"\nThis machine: {sysi.cpu_count} CPUs, {human_bytes(sysi.ram_available)} RAM free, "
+        f"{'GPU: ' + sysi.gpus[0].name if sysi.gpus else 'no GPU'}. Estimates: batch 4, length 512."
+    )
+    return 0
+
+
+def models_prepare_demo(args: argparse.Namespace) -> int:
+    """Submit the preparation job; run it here unless a supervisor will pick it up, printing progress."""
+    from ..jobs import get_job, submit_job
+    from ..jobs.supervisor import supervisor_pid
+    from ..jobs.worker import run_job
+
+    init_db()
+    job = submit_job("prepare_model", {"force": args.force}, title="Prepare the bundled offline model")
+    if supervisor_pid() is None:
+        logging.basicConfig(level=logging.WARNING)
+        print(f"job {job.id}: preparing the bundled model here (about 30 s)…", file=sys.stderr)
+        run_job(job.id)
+    else:
+        last = ""
+        while not (job := get_job(job.id)).status.finished:
+            if job.message != last:
+                print(f"{job.progress * 100:3.0f}% {job.message}", file=sys.stderr)
+                last = job.message
+            time.sleep(0.5)
+    job = get_job(job.id)
+    if job.status != JobStatus.succeeded:
+        print(f"error: {job.error_label or job.status.value}", file=sys.stderr)
+        if job.error_hint:
+            print(f"hint: {job.error_hint}", file=sys.stderr)
+        return 1
+    print(job.result["path"])
+    return 0

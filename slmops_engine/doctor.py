@@ -1,0 +1,183 @@
+"""Environment check with clear verdicts: what works, what is missing and what to do about it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from .sysinfo import GiB, human_bytes
+
+Verdict = Literal["ok", "warn", "fail", "info"]
+
+# (distribution, import name, required for the core loop)
+PACKAGES = [
+    ("torch", "torch", True),
+    ("transformers", "transformers", True),
+    ("sqlmodel", "sqlmodel", True),
+    ("streamlit", "streamlit", True),
+    ("openai", "openai", True),
+    ("peft", "peft", False),
+    ("datasets", "datasets", False),
+    ("onnxruntime-genai", "onnxruntime_genai", False),
+    ("olive-ai", "olive", False),
+    ("foundry-local-sdk", "foundry_local_sdk", False),
+    ("gguf", "gguf", False),
+    ("plotly", "plotly", False),
+]
+
+
+@dataclass
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+    hint: str = ""
+
+
+def _package_checks() -> list[Check]:
+    out = []
+    for dist, mod, required in PACKAGES:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        if version and importlib.util.find_spec(mod) is not None:
+            out.append(Check(f"package {dist}", "ok", version))
+        else:
+            out.append(
+                Check(
+                    f"package {dist}",
+                    "fail" if required else "warn",
+                    "not installed",
+                    "Run `make setup` (or `pip install -e .`).",
+                )
+            )
+    return out
+
+
+def run_checks() -> list[Check]:
+    from .settings import get_settings
+
+    s = get_settings()
+    checks = [
+        Check(
+            "python",
+            "ok" if sys.version_info >= (3, 10) else "fail",
+            sys.version.split()[0],
+            "Python 3.10 or newer is needed.",
+        )
+    ]
+    checks += _package_checks()
+
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        name = torch.cuda.get_device_name(0) if cuda else "CPU only"
+        checks.append(
+            Check(
+                "accelerator",
+                "ok" if cuda else "info",
+                name,
+                "" if cuda else "Training runs on the CPU; QLoRA and fp16 need a CUDA GPU.",
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks.append(Check("accelerator", "warn", f"torch did not load: {exc}"))
+
+    import psutil
+
+    vm = psutil.virtual_memory()
+    checks.append(
+        Check(
+            "memory",
+            "ok" if vm.available > 4 * GiB else "warn",
+            f"{human_bytes(vm.available)} free of {human_bytes(vm.total)}",
+            "Fine-tuning even a 135M model wants about 4 GB free.",
+        )
+    )
+    try:
+        probe = s.home / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        free = shutil.disk_usage(s.home).free
+        verdict: Verdict = "ok" if free > 5 * GiB else "warn" if free > 1 * GiB else "fail"
+        checks.append(
+            Check(
+                "storage",
+                verdict,
+                f"{s.home} writable, {human_bytes(free)} free",
+                "Models and checkpoints need several GB; free disk space.",
+            )
+        )
+    except OSError as exc:
+        checks.append(
+            Check("storage", "fail", f"{s.home} is not writable: {exc}", "Set SLMOPS_HOME to a writable folder.")
+        )
+
+    try:
+        from sqlmodel import func, select
+
+        from .db import session_scope
+        from .models import Project
+
+        with session_scope() as ses:
+            n = ses.exec(select(func.count()).select_from(Project)).one()
+        checks.append(Check("database", "ok", f"{s.db_url.split('@')[-1]} ({n} projects)"))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(
+            Check(
+                "database",
+                "fail",
+                f"cannot open {s.db_url.split('@')[-1]}: {exc}",
+                "Check SLMOPS_DATABASE_URL, or unset it to use SQLite in SLMOPS_HOME.",
+            )
+        )
+
+    checks.append(_bundled_check())
+    checks.append(_hub_check())
+
+    from .jobs.supervisor import supervisor_pid
+
+    pid = supervisor_pid()
+    checks.append(
+        Check(
+            "job supervisor",
+            "ok" if pid else "info",
+            f"running (pid {pid})" if pid else "not running",
+            "" if pid else "The dashboard starts it; or run `slmops worker`.",
+        )
+    )
+    return checks
+
+
+def _bundled_check() -> Check:
+    from .errors import ModelLoadError
+    from .stages.prepare_model import bundled_gguf_path, bundled_variant
+
+    try:
+        bundled_gguf_path()
+    except ModelLoadError as exc:
+        return Check("bundled model", "warn", exc.message, exc.hint)
+    v = bundled_variant()
+    if v:
+        return Check("bundled model", "ok", f"prepared at {v.artifact_path}")
+    return Check("bundled model", "info", "installed, not prepared yet", "Run `slmops models prepare-demo` (once).")
+
+
+def _hub_check() -> Check:
+    from .hub import hub_reachable
+
+    ok, reason = hub_reachable(timeout=3)
+    if ok:
+        return Check("model hub", "ok", "reachable")
+    return Check(
+        "model hub",
+        "info",
+        f"not reachable: {reason}",
+        "Catalog models must be copied here as folders; the bundled model works offline.",
+    )

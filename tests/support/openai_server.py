@@ -1,0 +1,202 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks, with faults on demand.
+
+Behaviour is set per server (``server.behaviour``) or queued per request (``server.script``): latency, status
+codes with Retry-After, hangs, dropped connections and malformed JSON. Every request is recorded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Behaviour:
+    latency: float = 0.0
+    status: int = 200
+    retry_after: float | None = None
+    hang: bool = False  # never answer (until the server stops)
+    drop: bool = False  # close the connection without a response
+    malformed: bool = False  # 200 with a body that is not JSON
+    api_key: str | None = None  # when set, other keys get 401
+    models: tuple[str, ...] = ("teacher-model",)
+
+
+def default_answer(messages: list[dict[str, Any]]) -> str:
+    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    return f"Answer to: {last}"
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+    status: int
+    ts: float = field(default_factory=time.time)
+
+
+class OpenAIServer:
+    def __init__(self, answer: Callable[[list[dict[str, Any]]], str] = default_answer) -> None:
+        self.behaviour = Behaviour()
+        self.script: deque[Behaviour] = deque()
+        self.answer = answer
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _next_behaviour(self) -> Behaviour:
+        with self._lock:
+            return self.script.popleft() if self.script else self.behaviour
+
+    def _record(self, rec: Recorded) -> None:
+        with self._lock:
+            self.requests.append(rec)
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args) -> None:
+                pass
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None):
+                body = raw if raw is not None else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _auth_ok(self, b: Behaviour) -> bool:
+                if b.api_key is None:
+                    return True
+                got = self.headers.get("Authorization", "").removeprefix("Bearer ") or self.headers.get("api-key")
+                return got == b.api_key
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                b = server.behaviour
+                if not self._auth_ok(b):
+                    return self._send(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "owned_by": "test"} for m in b.models]
+                    return self._send(200, {"object": "list", "data": data})
+                return self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except json.JSONDecodeError:
+                    body = None
+                b = server._next_behaviour()
+                if b.latency:
+                    time.sleep(b.latency)
+                if b.hang:
+                    server._stop.wait(120)
+                    return
+                if b.drop:
+                    server._record(Recorded(self.path, dict(self.headers), body, 0))
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                status = self._respond(b, body)
+                server._record(Recorded(self.path, dict(self.headers), body, status))
+
+            def _respond(self, b: Behaviour, body: dict | None) -> int:
+                if not self._auth_ok(b):
+                    self._send(
+                        401,
+                        {
+                            "error": {
+                                "message": "Incorrect API key provided",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
+                    return 401
+                if not self.path.split("?")[0].endswith("/chat/completions") or body is None:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return 404
+                model = body.get("model") or self.path.split("/deployments/")[-1].split("/")[0]
+                if "/deployments/" not in self.path and model not in b.models:
+                    self._send(
+                        404, {"error": {"message": f"The model `{model}` does not exist", "code": "model_not_found"}}
+                    )
+                    return 404
+                if b.status != 200:
+                    headers = {"Retry-After": f"{b.retry_after:g}"} if b.retry_after is not None else {}
+                    self._send(b.status, {"error": {"message": f"status {b.status}"}}, headers)
+                    return b.status
+                if b.malformed:
+                    self._send(200, None, raw=b"{not json")
+                    return 200
+                messages = body.get("messages", [])
+                text = server.answer(messages)
+                max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+                words = text.split()
+                finish = "stop"
+                if max_tokens is not None and len(words) > max_tokens:
+                    words, finish = words[:max_tokens], "length"
+                prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": " ".join(words)},
+                                "finish_reason": finish,
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": len(words),
+                            "total_tokens": prompt_tokens + len(words),
+                        },
+                    },
+                )
+                return 200
+
+        return Handler
