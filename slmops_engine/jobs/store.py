@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -171,6 +172,25 @@ def finish_job(job_id: int, status: JobStatus, **fields: Any) -> None:
             .where(col(Job.id) == job_id, col(Job.status).in_(ACTIVE_STATUSES))
             .values(status=status, **fields)
         )
+
+
+def sync_metrics_from_file(job_id: int, batch: int = 500) -> int:
+    """Load runs/<job>/metrics.jsonl into the database: recovers the points a killed worker had not flushed yet.
+    A torn last line (the worker died mid-write) is skipped. Returns the number of points read."""
+    path = run_dir(job_id) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    points: list[dict] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                p = json.loads(line)
+                points.append({"name": str(p["name"]), "step": int(p["step"]), "value": float(p["value"])})
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+    for i in range(0, len(points), batch):
+        upsert_metrics(job_id, points[i : i + batch])
+    return len(points)
 
 
 def upsert_metrics(job_id: int, points: list[dict]) -> None:

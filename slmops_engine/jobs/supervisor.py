@@ -22,7 +22,7 @@ from ..db import session_scope
 from ..models import Job, JobStatus, utcnow
 from ..settings import get_settings
 from .executors import Executor, Handle, make_executor, worker_env
-from .store import HOST, claim_job, finish_job, set_job_fields
+from .store import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
 
 log = logging.getLogger("slmops.supervisor")
 
@@ -128,6 +128,7 @@ class Supervisor:
                 self._mark_died(job, rc)
 
     def _mark_died(self, job: Job, rc: int | None) -> None:
+        sync_metrics_from_file(job.id)  # points the worker logged but had not flushed to the database
         if job.cancel_requested_at is not None:
             finish_job(job.id, JobStatus.cancelled, message="Cancelled (worker terminated)")
             return
