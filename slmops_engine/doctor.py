@@ -163,7 +163,10 @@ def _bundled_check() -> Check:
         bundled_gguf_path()
     except ModelLoadError as exc:
         return Check("bundled model", "warn", exc.message, exc.hint)
-    v = bundled_variant()
+    try:
+        v = bundled_variant()
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        return Check("bundled model", "warn", f"installed; its status is unknown ({type(exc).__name__})")
     if v:
         return Check("bundled model", "ok", f"prepared at {v.artifact_path}")
     return Check("bundled model", "info", "installed, not prepared yet", "Run `slmops models prepare-demo` (once).")

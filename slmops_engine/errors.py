@@ -59,6 +59,8 @@ def describe_exception(exc: BaseException) -> tuple[str, str]:
             "Out of memory",
             "Lower the batch size or the maximum sequence length, choose a smaller model, or close other programs.",
         )
+    if name == "OperationalError" and "unable to open database" in str(exc):
+        return "Cannot open the database", "Check SLMOPS_DATABASE_URL and SLMOPS_HOME point to a writable place."
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         return "Disk full", "Free disk space (old runs under storage/runs can be deleted) and retry."
     if isinstance(exc, PermissionError):

@@ -76,8 +76,10 @@ def inspect_model_folder(path: str | Path) -> ModelFolderInfo:
     if (p / "tokenizer.json").exists():
         try:
             tj = json.loads((p / "tokenizer.json").read_text(encoding="utf-8"))
-            tok_vocab = len(tj.get("model", {}).get("vocab", {})) + len(tj.get("added_tokens", []))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            # Special tokens usually sit in both lists: count ids, not entries.
+            ids = set(tj.get("model", {}).get("vocab", {}).values()) | {t["id"] for t in tj.get("added_tokens", [])}
+            tok_vocab = max(ids) + 1 if ids else 0
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
             tok_vocab = None
     return ModelFolderInfo(
         path=p.resolve(),

@@ -10,7 +10,7 @@ import sys
 
 from pydantic import ValidationError
 
-from ..errors import SlmopsError
+from ..errors import SlmopsError, describe_exception
 from . import commands
 
 
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the operator gets a label and hint, never a bare traceback
+        label, hint = describe_exception(exc)
+        print(f"error: {label}\nhint: {hint}", file=sys.stderr)
+        _maybe_traceback()
+        return 1
 
 
 def _maybe_traceback() -> None:

@@ -132,12 +132,12 @@ class OpenAIServer:
                     server._stop.wait(120)
                     return
                 if b.drop:
-                    server._record(Recorded(self.path, dict(self.headers), body, 0))
+                    server._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0))
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
                 status = self._respond(b, body)
-                server._record(Recorded(self.path, dict(self.headers), body, status))
+                server._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status))
 
             def _respond(self, b: Behaviour, body: dict | None) -> int:
                 if not self._auth_ok(b):

@@ -1,0 +1,104 @@
+"""Teacher settings and "Test connection" against a real OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from slmops_engine.teachers import PRESETS, Provider, TeacherConfig, api_key, check_connection
+from tests.support.openai_server import Behaviour
+
+
+def _cfg(server, **kw) -> TeacherConfig:
+    return TeacherConfig(provider=Provider.openai_compatible, base_url=server.url, model="teacher-model", **kw)
+
+
+def test_presets_cover_the_common_endpoints():
+    assert set(PRESETS) == set(Provider)
+    azure = TeacherConfig.from_preset(Provider.azure_openai, base_url="https://x.openai.azure.com", model="gpt-4o")
+    assert azure.api_version and azure.api_key_env == "AZURE_OPENAI_API_KEY"
+    ollama = TeacherConfig.from_preset(Provider.ollama, model="llama3.2:1b")
+    assert ollama.base_url == "http://127.0.0.1:11434/v1" and ollama.api_key_env is None
+
+
+def test_connection_ok_reports_latency(teacher_server):
+    res = check_connection(_cfg(teacher_server))
+    assert res.ok, res.message
+    assert res.latency_ms is not None and res.latency_ms > 0
+    req = teacher_server.requests[-1]
+    assert req.body["max_tokens"] == 1 and req.body["model"] == "teacher-model"
+
+
+def test_key_comes_from_named_variable_and_wrong_key_is_401(teacher_server, monkeypatch):
+    teacher_server.behaviour = Behaviour(api_key="s3cret")
+    monkeypatch.setenv("MY_TEACHER_KEY", "s3cret")
+    assert check_connection(_cfg(teacher_server, api_key_env="MY_TEACHER_KEY")).ok
+    assert teacher_server.requests[-1].headers["authorization"] == "Bearer s3cret"
+    monkeypatch.setenv("MY_TEACHER_KEY", "wrong")
+    res = check_connection(_cfg(teacher_server, api_key_env="MY_TEACHER_KEY"))
+    assert not res.ok and "401" in res.message and "MY_TEACHER_KEY" in res.hint
+    # The key never ends up in the stored settings.
+    assert "s3cret" not in _cfg(teacher_server, api_key_env="MY_TEACHER_KEY").model_dump_json()
+
+
+def test_unknown_model_is_a_404_with_a_hint(teacher_server):
+    res = check_connection(TeacherConfig(provider=Provider.vllm, base_url=teacher_server.url, model="nope"))
+    assert not res.ok and "'nope' was not found (404)" in res.message
+
+
+def test_unreachable_endpoint_fails_fast():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    t0 = time.monotonic()
+    res = check_connection(TeacherConfig(provider=Provider.ollama, base_url=f"http://127.0.0.1:{port}/v1", model="m"))
+    assert not res.ok and res.message.startswith("Cannot reach")
+    assert time.monotonic() - t0 < 10
+
+
+def test_hanging_endpoint_times_out(teacher_server):
+    teacher_server.behaviour = Behaviour(hang=True)
+    t0 = time.monotonic()
+    res = check_connection(_cfg(teacher_server), timeout=1.0)
+    assert not res.ok and "did not answer in time" in res.message
+    assert time.monotonic() - t0 < 8
+
+
+def test_required_key_missing_is_explained_before_any_request(teacher_server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = TeacherConfig.from_preset(Provider.openai, base_url=teacher_server.url, model="teacher-model")
+    res = check_connection(cfg)
+    assert not res.ok and "OPENAI_API_KEY is not set" in res.message
+    assert teacher_server.requests == []
+    with pytest.raises(Exception, match="OPENAI_API_KEY"):
+        api_key(cfg)
+
+
+def test_azure_uses_deployment_route_and_api_version(teacher_server, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    cfg = TeacherConfig.from_preset(Provider.azure_openai, base_url=teacher_server.root, model="my-deployment")
+    res = check_connection(cfg)
+    assert res.ok, res.message
+    req = teacher_server.requests[-1]
+    assert "/openai/deployments/my-deployment/chat/completions" in req.path
+    assert f"api-version={cfg.api_version}" in req.path
+    assert req.headers.get("api-key") == "k"
+
+
+def test_invalid_settings_are_refused():
+    with pytest.raises(ValidationError, match="base_url"):
+        TeacherConfig(provider=Provider.openai, base_url="ftp://x", model="m")
+    with pytest.raises(ValidationError, match="api_key_env"):
+        TeacherConfig(provider=Provider.openai, base_url="https://x", model="m", api_key_env="not a name")
+    with pytest.raises(ValidationError, match="local_path"):
+        TeacherConfig(provider=Provider.local)
+
+
+def test_local_teacher_checks_the_folder(tiny_model_dir, tmp_path):
+    ok = check_connection(TeacherConfig(provider=Provider.local, local_path=str(tiny_model_dir)))
+    assert ok.ok and "llama" in ok.message
+    bad = check_connection(TeacherConfig(provider=Provider.local, local_path=str(tmp_path)))
+    assert not bad.ok and "config.json" in bad.message
