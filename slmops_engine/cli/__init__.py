@@ -11,7 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from ..errors import SlmopsError, describe_exception
-from . import commands
+from . import commands, data_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,10 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     pd = md.add_parser("prepare-demo", help="convert the bundled SmolLM2-135M-Instruct once (offline)")
     pd.add_argument("--force", action="store_true", help="convert again even if prepared")
     pd.set_defaults(func=commands.models_prepare_demo)
+    data_commands.add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # the CLI prints its own summary lines
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

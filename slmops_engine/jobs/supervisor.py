@@ -241,9 +241,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("Supervisor %s for %s", os.getpid(), get_settings().home)
+    from ..data.store import cleanup_tmp
     from ..db import init_db
 
     init_db()
+    cleanup_tmp()
     try:
         Supervisor().run(stop)
     finally:
