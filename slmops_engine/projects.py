@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
@@ -70,6 +71,20 @@ def project_teacher(p: Project) -> TeacherConfig | None:
 
 def project_student(p: Project) -> StudentChoice | None:
     return StudentChoice.model_validate(p.student) if p.student else None
+
+
+def student_folder(p: Project) -> Path | None:
+    """The project's student as a folder on this machine, or None when not chosen or not available here."""
+    from .errors import SlmopsError
+    from .students import resolve_student
+
+    student = project_student(p)
+    if student is None:
+        return None
+    try:
+        return resolve_student(student)
+    except SlmopsError:
+        return None
 
 
 @dataclass

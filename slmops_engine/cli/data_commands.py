@@ -54,28 +54,14 @@ def _mapping(args: argparse.Namespace):
     return ColumnMapping(shape=shape, prompt=args.prompt, response=args.response, label=args.label)
 
 
-def _project_tokenizer(project_id: int) -> Path | None:
-    from ..errors import SlmopsError
-    from ..projects import get_project, project_student
-    from ..students import resolve_student
-
-    student = project_student(get_project(project_id))
-    if student is None:
-        return None
-    try:
-        return resolve_student(student)
-    except SlmopsError:
-        return None
-
-
 def data_import(args: argparse.Namespace) -> int:
     from ..data import import_file
     from ..errors import DataError
-    from ..projects import get_project
+    from ..projects import get_project, student_folder
 
     init_db()
     project = get_project(args.project)
-    tok = args.tokenizer or (_project_tokenizer(project.id) if args.max_length else None)
+    tok = args.tokenizer or (student_folder(project) if args.max_length else None)
     if args.max_length and not tok:
         raise DataError(
             "--max-length needs the student's tokenizer", "Choose the project's student or pass --tokenizer FOLDER."
