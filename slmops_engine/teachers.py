@@ -126,6 +126,11 @@ def api_key(cfg: TeacherConfig) -> str | None:
     return key
 
 
+def key_available(var_name: str) -> bool:
+    """Whether the named variable (or the OS keyring under that name) holds a key; the value is never returned."""
+    return bool(os.environ.get(var_name) or _keyring_key(var_name))
+
+
 def _keyring_key(name: str) -> str | None:
     try:
         import keyring

@@ -84,8 +84,11 @@ class Reporter:
         return time.monotonic() - self._started
 
     def eta(self) -> float | None:
+        """Seconds left, extrapolated from progress so far; None until there is enough to go on."""
         p = self.progress_value
-        return self.elapsed * (1 - p) / p if p > 0.01 else None
+        if p <= 0.01 or self.elapsed < 2.0:
+            return None
+        return self.elapsed * (1 - p) / p
 
     def flush(self) -> None:
         """Write anything buffered (the worker calls this when the stage returns)."""

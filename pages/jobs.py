@@ -1,0 +1,43 @@
+"""Jobs: everything the background runner did or is doing for this project, live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slmops_engine.models import JobStatus
+from slmops_engine.overview import jobs_for_project
+from slmops_ui.jobs import job_card
+from slmops_ui.nav import ensure_frame
+from slmops_ui.project import current_project
+
+ensure_frame()
+
+LIMIT = 50
+
+project = current_project()
+st.title("Jobs")
+st.caption(
+    "Long work (preparing models, generating data, training, converting) runs in the background: you can close "
+    "the browser and come back. "
+    + (f"Showing project **{project.name}** and shared jobs." if project else "Showing all jobs.")
+)
+
+
+@st.fragment(run_every="2s")
+def job_list(project_id: int | None) -> None:
+    """All jobs of the project, newest first, refreshed from the database every 2 s."""
+    jobs = jobs_for_project(project_id, limit=LIMIT)
+    if not jobs:
+        st.info("No jobs yet. Jobs appear here when you prepare a model or start a stage.")
+        return
+    counts = {s: sum(j.status == s for j in jobs) for s in JobStatus}
+    cols = st.columns(len(counts))
+    for col, (status, n) in zip(cols, counts.items(), strict=True):
+        col.metric(status.value.capitalize(), n)
+    for job in jobs:
+        job_card(job)
+    if len(jobs) == LIMIT:
+        st.caption(f"Showing the {LIMIT} most recent jobs.")
+
+
+job_list(project.id if project else None)

@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets for the SLMOps Studio pages (the engine never imports this package)."""

@@ -1,0 +1,143 @@
+"""Job widgets: the sidebar monitor, a live progress line for one job, and the full job card of the Jobs page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from slmops_engine.errors import SlmopsError
+from slmops_engine.jobs import cancel_job, get_job, job_log, job_metrics, retry_job
+from slmops_engine.jobs.supervisor import supervisor_pid
+from slmops_engine.models import Job, JobStatus
+from slmops_engine.overview import active_jobs
+
+from .feedback import show_failure
+from .format import STATUS_STYLE, ago, elapsed, human_duration
+from .nav import page_for
+
+_NOTICE = "_job_notices"
+
+
+def progress_text(job: Job) -> str:
+    """'42% · step 2/5 · about 1 min 10 s left'."""
+    parts = [f"{job.progress:.0%}"]
+    if job.message:
+        parts.append(job.message)
+    if job.status == JobStatus.running and (job.eta_seconds or 0) >= 1:
+        parts.append(f"about {human_duration(job.eta_seconds)} left")
+    return " · ".join(parts)
+
+
+def status_badge(job: Job) -> None:
+    label, color, icon = STATUS_STYLE[job.status]
+    if job.status == JobStatus.running and job.cancel_requested_at is not None:
+        label, color = "Stopping", "orange"
+    st.badge(label, color=color, icon=icon)
+
+
+@st.fragment(run_every="2s")
+def job_monitor() -> None:
+    """Sidebar: jobs in flight on this machine, refreshed every 2 s from the database."""
+    jobs = active_jobs()
+    st.markdown("**Jobs in progress**")
+    if not jobs:
+        st.caption("Nothing running.")
+    elif any(j.status == JobStatus.queued for j in jobs) and supervisor_pid() is None:
+        st.warning("Jobs are waiting: the job runner is not running. Reload the page, or run `slmops worker`.")
+    for job in jobs:
+        st.caption(f"#{job.id} {job.title}")
+        if job.status == JobStatus.queued:
+            st.progress(0.0, text="Queued — waiting for a free slot")
+        else:
+            st.progress(min(max(job.progress, 0.0), 1.0), text=progress_text(job))
+    jobs_page = page_for("jobs")
+    if jobs_page:
+        st.page_link(jobs_page.path, label="All jobs", icon=jobs_page.icon)
+
+
+@st.fragment(run_every="2s")
+def live_job(job_id: int) -> None:
+    """One job's progress, refreshed every 2 s; reruns the whole page once when a job it watched finishes,
+    so whatever the job produced appears."""
+    job = get_job(job_id)
+    watch_key = f"_watching_job_{job_id}"
+    if not job.status.finished:
+        st.session_state[watch_key] = True
+        st.progress(min(max(job.progress, 0.0), 1.0), text=f"{job.title}: {progress_text(job)}")
+        return
+    if st.session_state.pop(watch_key, False):
+        st.rerun(scope="app")
+    if job.status == JobStatus.failed:
+        show_failure(job.error_label, job.error_hint, job.error_detail)
+    elif job.status == JobStatus.cancelled:
+        st.warning(f"{job.title} was cancelled.")
+
+
+def _act(action: str, job_id: int) -> None:
+    """Button callback: cancel or retry, with the outcome shown on the job's card."""
+    try:
+        job = cancel_job(job_id) if action == "cancel" else retry_job(job_id)
+    except SlmopsError as exc:
+        st.session_state.setdefault(_NOTICE, {})[job_id] = ("error", f"{exc.message} {exc.hint}".strip())
+        return
+    text = {
+        "cancel": "Cancelled." if job.status == JobStatus.cancelled else "Asked the job to stop.",
+        "retry": "Queued again" + (" — it continues from its last checkpoint." if job.resumable else "."),
+    }[action]
+    st.session_state.setdefault(_NOTICE, {})[job_id] = ("success", text)
+
+
+def _metrics_chart(job_id: int) -> None:
+    points = job_metrics(job_id)
+    if not points:
+        return
+    df = pd.DataFrame([{"step": p.step, "value": p.value, "metric": p.name} for p in points])
+    fig = px.line(df, x="step", y="value", color="metric", markers=len(df) < 40, height=240)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text="")
+    st.plotly_chart(fig, key=f"job_metrics_{job_id}", config={"displayModeBar": False})
+
+
+def job_card(job: Job) -> None:
+    """Everything about one job: status, progress, ETA, error with hint, actions, metrics chart and log."""
+    with st.container(border=True):
+        head, actions = st.columns([5, 2], vertical_alignment="center")
+        with head:
+            st.markdown(f"**#{job.id} · {job.title}**")
+            status_badge(job)
+            when = [job.kind, f"created {ago(job.created_at)}"]
+            if job.attempt > 1:
+                when.append(f"attempt {job.attempt}")
+            if job.started_at:
+                took = human_duration(elapsed(job.started_at, job.finished_at))
+                when.append(f"{'ran' if job.finished_at else 'running for'} {took}")
+            st.caption(" · ".join(when))
+        with actions:
+            if not job.status.finished:
+                stopping = job.cancel_requested_at is not None
+                st.button(
+                    "Stopping…" if stopping else "Cancel",
+                    key=f"cancel_{job.id}",
+                    disabled=stopping,
+                    on_click=_act,
+                    args=("cancel", job.id),
+                    icon=":material/stop_circle:",
+                )
+            elif job.status in (JobStatus.failed, JobStatus.cancelled):
+                st.button(
+                    "Retry", key=f"retry_{job.id}", on_click=_act, args=("retry", job.id), icon=":material/replay:"
+                )
+        level, text = st.session_state.get(_NOTICE, {}).pop(job.id, (None, ""))
+        if level:
+            getattr(st, level)(text)
+        if job.status == JobStatus.running:
+            st.progress(min(max(job.progress, 0.0), 1.0), text=progress_text(job))
+        elif job.status == JobStatus.failed:
+            show_failure(job.error_label, job.error_hint, job.error_detail)
+        elif job.message:
+            st.caption(job.message)
+        _metrics_chart(job.id)
+        log = job_log(job.id)
+        if log:
+            with st.expander("Log (last lines)"):
+                st.code(log[-8000:], language=None)

@@ -1,0 +1,180 @@
+"""Drive the real app (a `streamlit run` subprocess with its own job supervisor) in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from slmops_engine import projects
+from slmops_engine.jobs import submit_job, wait_for_job
+from slmops_engine.jobs.supervisor import supervisor_pid
+from slmops_engine.models import JobStatus
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = 60
+UI_TIMEOUT_MS = 20_000
+
+
+def _require_browser() -> None:
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (install it with `apt-get install chromium`)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[dev]')"
+    if reason:
+        if os.environ.get("SLMOPS_REQUIRE_E2E") == "1":
+            pytest.fail(f"Browser tests are required (SLMOPS_REQUIRE_E2E=1) but {reason}")
+        pytest.skip(f"Browser tests skipped: {reason}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(pid: int, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended in time."""
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+
+
+@pytest.fixture
+def app_url(slmops_home: Path, tmp_path: Path) -> Iterator[str]:
+    """The app on a free loopback port, using this test's SLMOPS_HOME (so its database is the test's)."""
+    _require_browser()
+    port = _free_port()
+    log_path = tmp_path / "streamlit.log"
+    env = dict(os.environ, SLMOPS_HOME=str(slmops_home), HF_HUB_OFFLINE="1")
+    env.pop("SLMOPS_NO_SUPERVISOR", None)  # the app starts its own supervisor, as for an operator
+    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    cmd = [streamlit, "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
+    # No file watcher: the app never reloads its code in a test, and watching .venv can exhaust inotify.
+    cmd += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer in {START_TIMEOUT}s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc.pid)
+        pid = supervisor_pid()  # started by the app for this home, in its own session
+        if pid:
+            _stop(pid)
+
+
+def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            expect.set_options(timeout=UI_TIMEOUT_MS)
+
+            # Home: create a project.
+            page.goto(app_url)
+            expect(page.get_by_role("heading", name="SLMOps Studio")).to_be_visible()
+            page.get_by_label("Project name").fill("e2e-router")
+            page.get_by_label("Goal, in one sentence").fill("Route messages to billing or sales.")
+            page.get_by_role("button", name="Create project").click()
+            expect(page.get_by_text("Project 'e2e-router' created.")).to_be_visible()
+            expect(page.get_by_role("heading", name="e2e-router")).to_be_visible()
+            [project] = projects.list_projects()
+            assert project.name == "e2e-router"
+            expect(page).to_have_url(f"{app_url}/?project={project.id}")
+
+            # Models: the catalog with memory estimates for this machine.
+            page.get_by_role("link", name="Models").first.click()
+            expect(page.get_by_role("heading", name="Models")).to_be_visible()
+            page.get_by_role("tab", name="Student").click()
+            # The grid draws on a canvas; its cells live in an accessibility table behind it.
+            cells = page.locator("[data-testid=stDataFrame] [role=gridcell]")
+            expect(cells.filter(has_text="SmolLM2 135M Instruct")).to_be_attached()
+            expect(cells.filter(has_text="Qwen2.5 0.5B Instruct")).to_be_attached()
+            expect(cells.filter(has_text=" GB").first).to_be_attached()  # memory estimates
+            expect(page.get_by_role("button", name="Use as student")).to_be_visible()
+            assert f"project={project.id}" in page.url  # the selection survives page switches
+
+            # Data: upload a file, validate it, import it.
+            page.get_by_role("link", name="Data").first.click()
+            expect(page.get_by_role("heading", name="Data")).to_be_visible()
+            upload = tmp_path / "tickets.jsonl"
+            upload.write_text(
+                '{"prompt": "my parcel never came", "response": "shipping"}\n'
+                '{"prompt": "charged twice", "response": "billing"}\n'
+            )
+            page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(upload))
+            page.get_by_role("button", name="Validate every row").click()
+            page.get_by_role("button", name="Import 2 rows").click()
+            expect(page.get_by_text("Dataset “tickets” stored: 2 rows.")).to_be_visible()
+            from slmops_engine.data import list_datasets
+
+            assert [d.n_rows for d in list_datasets(project.id)] == [2]
+
+            # Jobs: a job run by the app's own supervisor shows up as succeeded, with its metrics chart.
+            assert supervisor_pid() is not None, "the app did not start the job supervisor"
+            job = submit_job("test_steps", {"steps": 3, "step_seconds": 0.1}, project_id=project.id, title="E2E job")
+            assert wait_for_job(job.id, timeout=60).status == JobStatus.succeeded
+            page.get_by_role("link", name="Jobs").first.click()
+            expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+            expect(page.get_by_text(f"#{job.id} · E2E job")).to_be_visible()
+            expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+
+            # A reload keeps the selected project.
+            page.reload()
+            expect(page.get_by_text("Showing project e2e-router")).to_be_visible()
+
+            shot = tmp_path / "jobs.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
