@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -44,17 +43,10 @@ def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def supervisor(slmops_home):
     """A real supervisor (in a thread of the test process) starting real worker processes."""
-    from slmops_engine.jobs.supervisor import Supervisor
+    from tests.support.supervisor import running_supervisor
 
-    sup = Supervisor()
-    stop = threading.Event()
-    t = threading.Thread(target=sup.run, args=(stop,), daemon=True)
-    t.start()
-    yield sup
-    stop.set()
-    t.join(timeout=10)
-    for handle in list(sup.handles.values()):
-        sup.executor.kill(handle)
+    with running_supervisor() as sup:
+        yield sup
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from slmops_engine.errors import ConfigError
 from slmops_engine.jobs import cancel_job, get_job, job_log, job_metrics, retry_job, submit_job, wait_for_job
 from slmops_engine.jobs.supervisor import Supervisor, is_worker_process
 from slmops_engine.models import JobStatus
+from tests.support.supervisor import running_supervisor
 
 TIMEOUT = 60
 
@@ -145,12 +146,7 @@ def test_concurrency_limit_runs_jobs_one_at_a_time(monkeypatch, slmops_home):
     from slmops_engine.settings import reset_settings
 
     reset_settings()
-    import threading
-
-    sup, stop = Supervisor(), threading.Event()
-    t = threading.Thread(target=sup.run, args=(stop,), daemon=True)
-    t.start()
-    try:
+    with running_supervisor():
         a = submit_job("test_steps", {"steps": 10, "step_seconds": 0.05})
         b = submit_job("test_steps", {"steps": 10, "step_seconds": 0.05})
         _wait_until(lambda: get_job(a.id).status == JobStatus.running, what="first job")
@@ -158,9 +154,6 @@ def test_concurrency_limit_runs_jobs_one_at_a_time(monkeypatch, slmops_home):
         ja, jb = wait_for_job(a.id, timeout=TIMEOUT), wait_for_job(b.id, timeout=TIMEOUT)
         assert ja.status == jb.status == JobStatus.succeeded
         assert jb.started_at >= ja.finished_at
-    finally:
-        stop.set()
-        t.join(10)
 
 
 def test_retry_of_running_job_is_refused(supervisor):

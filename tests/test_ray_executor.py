@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -17,17 +16,12 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 @pytest.fixture
 def ray_supervisor(monkeypatch):
     monkeypatch.setenv("SLMOPS_EXECUTOR", "ray")
-    from slmops_engine.jobs.supervisor import Supervisor
     from slmops_engine.settings import reset_settings
+    from tests.support.supervisor import running_supervisor
 
     reset_settings()
-    sup = Supervisor()
-    stop = threading.Event()
-    t = threading.Thread(target=sup.run, args=(stop,), daemon=True)
-    t.start()
-    yield sup
-    stop.set()
-    t.join(10)
+    with running_supervisor() as sup:
+        yield sup
     ray.shutdown()
 
 
