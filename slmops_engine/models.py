@@ -105,3 +105,21 @@ class MetricPoint(SQLModel, table=True):
     step: int
     value: float
     ts: datetime = Field(default_factory=utcnow)
+
+
+class TeacherAnswer(SQLModel, table=True):
+    """One teacher answer, stored the moment it arrives. ``key`` hashes the prompt and every setting that shapes
+    the answer, so a resumed or repeated run finds it and never pays for it twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=64)
+    job_id: int | None = Field(default=None, index=True)
+    prompt: str = Field(sa_column=Column(Text))
+    answer: str = Field(sa_column=Column(Text))
+    reasoning: str | None = Field(default=None, sa_column=Column(Text))
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    teacher: str = ""
+    created_at: datetime = Field(default_factory=utcnow)

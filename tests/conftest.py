@@ -70,3 +70,11 @@ def teacher_server():
 
     with OpenAIServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def prompts(tmp_path):
+    """A dataset of 12 training prompts and 3 held-out test rows."""
+    from tests.support.synth import make_prompts
+
+    return make_prompts(tmp_path)

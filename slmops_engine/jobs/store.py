@@ -47,7 +47,7 @@ def submit_job(
         kind=kind,
         project_id=project_id,
         title=title or stage.TITLE,
-        heavy=stage.HEAVY,
+        heavy=stage.is_heavy(cfg) if hasattr(stage, "is_heavy") else stage.HEAVY,
         resumable=stage.RESUMABLE,
         config=cfg.model_dump(mode="json"),
         message="Waiting for a worker",
@@ -136,6 +136,15 @@ def job_log(job_id: int, tail_bytes: int = 20_000) -> str:
         size = f.tell()
         f.seek(max(0, size - tail_bytes))
         return f.read().decode("utf-8", errors="replace")
+
+
+def job_state(job_id: int) -> dict:
+    """The live snapshot a running stage publishes (see Reporter.state); empty when there is none."""
+    path = run_dir(job_id) / "state.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def job_metrics(job_id: int) -> list[MetricPoint]:

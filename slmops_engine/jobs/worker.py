@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m slmops_engine.jobs.worker JOB_ID", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("httpx", "httpx2", "httpcore", "openai"):  # one line per HTTP request drowns the job's log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_cancel)
     status = run_job(int(argv[0]))
     return 0 if status == JobStatus.succeeded else 1

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 
 BUILTIN_STAGES: dict[str, str] = {
     "prepare_model": "slmops_engine.stages.prepare_model",
+    "synth": "slmops_engine.stages.synth",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,11 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import JobCancelled
 
 log = logging.getLogger("slmops.stage")
+
+
+def _skeleton(message: str) -> str:
+    """A message without its numbers: '12/40 answered' and '13/40 answered' are the same kind of message."""
+    return re.sub(r"[\d.,/$%:·-]+", "", message).strip()
 
 
 class StageConfig(BaseModel):
@@ -53,11 +59,13 @@ class Reporter:
 
     # -- what stages call -------------------------------------------------------------------------------------
     def progress(self, fraction: float, message: str | None = None, *, eta_seconds: float | None = None) -> None:
-        self.progress_value = min(max(float(fraction), 0.0), 1.0)
+        new = min(max(float(fraction), 0.0), 1.0)
         if message is not None:
-            if message != self.message:
-                log.info("%3.0f%% %s", self.progress_value * 100, message)
+            # Log a line per step of 5% (or a new kind of message), not one per call: stages report often.
+            if int(new * 20) != int(self.progress_value * 20) or _skeleton(message) != _skeleton(self.message):
+                log.info("%3.0f%% %s", new * 100, message)
             self.message = message
+        self.progress_value = new
         self._on_progress(eta_seconds)
         self.check_cancelled()
 
@@ -67,6 +75,14 @@ class Reporter:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(point) + "\n")
         self._on_metric(point)
+
+    def state(self, data: dict) -> None:
+        """A small live snapshot for the UI (counters, recent items): runs/<job>/state.json, replaced atomically."""
+        if self.run_dir is None:
+            return
+        tmp = self.run_dir / "state.json.tmp"
+        tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
+        tmp.replace(self.run_dir / "state.json")
 
     def log(self, message: str) -> None:
         log.info(message)

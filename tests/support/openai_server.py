@@ -38,6 +38,7 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any] | None
     status: int
+    answered: bool = False  # a well-formed answer was sent
     ts: float = field(default_factory=time.time)
 
 
@@ -137,7 +138,9 @@ class OpenAIServer:
                     self.connection.shutdown(2)
                     return
                 status = self._respond(b, body)
-                server._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status))
+                answered = status == 200 and not b.malformed
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                server._record(Recorded(self.path, headers, body, status, answered))
 
             def _respond(self, b: Behaviour, body: dict | None) -> int:
                 if not self._auth_ok(b):

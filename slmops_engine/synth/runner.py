@@ -1,0 +1,174 @@
+"""Run the teacher over a dataset: skip cached answers, ask for the rest, then write the answered dataset."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from ..errors import DataError, SlmopsError
+from ..models import TeacherAnswer
+from ..stages.base import Reporter
+from ..teachers import Provider
+from .cache import answer_key, cached, store, system_prompt
+from .config import SynthConfig
+from .parsing import split_reasoning
+from .remote import GaveUp, RemoteTeacher, Reply
+from .tracker import Tracker
+
+
+@dataclass(frozen=True)
+class Item:
+    split: str
+    row: int
+    k: int
+    prompt: str
+    row_system: str | None
+    key: str
+
+
+def conversation(cfg: SynthConfig, item: Item) -> list[dict[str, str]]:
+    system = "\n\n".join(s for s in (system_prompt(cfg), item.row_system or "") if s)
+    msgs = [{"role": "system", "content": system}] if system else []
+    for shot in cfg.teacher.few_shot:
+        msgs += [
+            {"role": "user", "content": shot.get("user", "")},
+            {"role": "assistant", "content": shot.get("assistant", "")},
+        ]
+    return msgs + [{"role": "user", "content": item.prompt}]
+
+
+def work_items(cfg: SynthConfig, dd) -> list[Item]:
+    items: list[Item] = []
+    n_prompts = 0
+    for split in cfg.splits:
+        if split not in dd:
+            continue
+        for i, row in enumerate(dd[split]):
+            if cfg.max_prompts is not None and n_prompts >= cfg.max_prompts:
+                return items
+            n_prompts += 1
+            for k in range(cfg.answers_per_prompt):
+                items.append(
+                    Item(
+                        split,
+                        i,
+                        k,
+                        row["prompt"],
+                        row.get("system"),
+                        answer_key(cfg, row["prompt"], row.get("system"), k),
+                    )
+                )
+    return items
+
+
+def _record(cfg: SynthConfig, item: Item, reply: Reply, job_id: int | None) -> TeacherAnswer:
+    reasoning, answer = split_reasoning(reply.text, reply.reasoning_field)
+    teacher = cfg.teacher.model or cfg.teacher.local_path or ""
+    return TeacherAnswer(
+        key=item.key,
+        job_id=job_id,
+        prompt=item.prompt,
+        answer=answer,
+        reasoning=reasoning,
+        finish_reason=reply.finish_reason,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        latency_ms=reply.latency_ms,
+        teacher=teacher,
+    )
+
+
+async def _ask_remote(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None) -> None:
+    teacher = RemoteTeacher(
+        cfg.teacher,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        timeout=cfg.request_timeout,
+        max_retries=cfg.max_retries,
+        requests_per_minute=cfg.requests_per_minute,
+        on_retry=tracker.retry,
+    )
+    queue: asyncio.Queue[Item] = asyncio.Queue()
+    for it in todo:
+        queue.put_nowait(it)
+
+    async def worker() -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                reply = await teacher.ask(conversation(cfg, item))
+            except GaveUp as exc:
+                tracker.fail(exc.kind)
+                continue
+            rec = _record(cfg, item, reply, job_id)
+            store(rec)  # persisted before anything else happens to it
+            tracker.add(item.prompt, reply, rec.answer)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(cfg.concurrency, len(todo)))]
+    try:
+        # The first fatal error (401, 404, cancel) stops every worker; answers stored so far stay cached.
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()
+    finally:
+        await teacher.close()
+
+
+def _ask_local(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None) -> None:
+    from .local import LocalTeacher
+
+    tracker.reporter.progress(tracker.done / max(tracker.total, 1), "Loading the local teacher")
+    teacher = LocalTeacher(cfg.teacher.local_path or "", temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    for start in range(0, len(todo), cfg.batch_size):
+        batch = todo[start : start + cfg.batch_size]
+        for item, reply in zip(batch, teacher.generate([conversation(cfg, it) for it in batch]), strict=True):
+            rec = _record(cfg, item, reply, job_id)
+            store(rec)
+            tracker.add(item.prompt, reply, rec.answer)
+
+
+def ask_teacher(cfg: SynthConfig, items: list[Item], reporter: Reporter, job_id: int | None = None) -> Tracker:
+    """Answer every item not in the cache. Returns the tracker with what happened."""
+    hits = cached([it.key for it in items])
+    tracker = Tracker(cfg, reporter, total=len(items), cached=len(hits))
+    todo = [it for it in items if it.key not in hits]
+    reporter.log(f"{len(items)} answers needed: {len(hits)} cached, {len(todo)} to ask")
+    tracker.publish(force=True)
+    if todo:
+        if cfg.teacher.provider == Provider.local:
+            _ask_local(cfg, todo, tracker, job_id)
+        else:
+            asyncio.run(_ask_remote(cfg, todo, tracker, job_id))
+    tracker.publish(force=True)
+    return tracker
+
+
+def check_success(cfg: SynthConfig, tracker: Tracker, answered: int) -> None:
+    ratio = answered / tracker.total if tracker.total else 0.0
+    if ratio < cfg.min_success_ratio:
+        kinds = ", ".join(f"{n}× {k}" for k, n in tracker.failed.most_common()) or "none recorded"
+        raise SlmopsError(
+            f"Only {ratio:.0%} of the answers arrived (minimum {cfg.min_success_ratio:.0%}); failures: {kinds}",
+            "Retry the job: answers already received are kept and not paid for again. Lower concurrency or the "
+            "requests-per-minute limit if the endpoint was rate limiting (429).",
+        )
+
+
+def load_items(cfg: SynthConfig):
+    from ..data.store import load_dataset_dict
+
+    dd = load_dataset_dict(cfg.dataset_id)
+    items = work_items(cfg, dd)
+    if not items:
+        raise DataError(
+            f"No prompts in the part(s) {', '.join(cfg.splits)}",
+            f"The dataset has: {', '.join(dd)}. Choose parts that exist.",
+        )
+    return dd, items

@@ -1,0 +1,182 @@
+"""Distillation stage 1 against a real OpenAI-compatible server on 127.0.0.1 that misbehaves on demand."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, deque
+
+import pytest
+from sqlmodel import select
+
+from slmops_engine.data import load_dataset_dict
+from slmops_engine.db import session_scope
+from slmops_engine.errors import EndpointError, SlmopsError
+from slmops_engine.models import TeacherAnswer
+from slmops_engine.stages import synth
+from slmops_engine.stages.base import Reporter
+from slmops_engine.synth.review import ReviewDecisions, review_rows, save_review
+from slmops_engine.teachers import Provider, TeacherConfig
+from tests.support.openai_server import Behaviour
+from tests.support.synth import N, config, n_cached, ok_requests
+
+
+def test_answers_make_a_new_dataset_with_lineage_tokens_and_cost(prompts, teacher_server):
+    cfg = config(prompts, teacher_server, concurrency=4, price_input_per_1k=2.0, price_output_per_1k=6.0)
+    result = synth.run(cfg, Reporter())
+    dd = load_dataset_dict(result["dataset_id"])
+    assert len(dd["train"]) == N and len(dd["test"]) == 3
+    row = dd["train"][0]
+    assert row["response"] == "Answer to: customer message number 0" and row["reference"] == "billing"
+    assert dd["test"][0]["response"] == "billing"  # the held-out part is copied, not answered
+    assert len(ok_requests(teacher_server)) == N
+    # Tokens and cost add up exactly to what the endpoint reported.
+    answers = [json.loads(json.dumps(r.body)) for r in ok_requests(teacher_server)]
+    assert all(a["messages"][0] == {"role": "system", "content": "Route the message."} for a in answers)
+    prompt_tokens = sum(sum(len(m["content"].split()) for m in a["messages"]) for a in answers)
+    completion_tokens = sum(len(f"Answer to: {a['messages'][-1]['content']}".split()) for a in answers)
+    assert (result["prompt_tokens"], result["completion_tokens"]) == (prompt_tokens, completion_tokens)
+    assert result["cost"] == pytest.approx((prompt_tokens * 2.0 + completion_tokens * 6.0) / 1000)
+    from slmops_engine.data import get_dataset
+
+    new = get_dataset(result["dataset_id"])
+    assert new.stage == "synth" and new.parent_id == prompts.id and new.info["teacher"]["model"] == "teacher-model"
+
+
+def test_transient_faults_are_retried_without_losing_or_double_counting(prompts, teacher_server):
+    teacher_server.behaviour = Behaviour(latency=0.02)
+    teacher_server.script = deque(
+        [
+            Behaviour(status=429, retry_after=0.4),
+            Behaviour(status=500),
+            Behaviour(status=503),
+            Behaviour(malformed=True),
+            Behaviour(drop=True),
+        ]
+    )
+    # Five workers: each fault hits a different prompt on its first try (short backoffs keep the test fast).
+    result = synth.run(config(prompts, teacher_server, concurrency=5), Reporter())
+    assert result["answered"] == N and result["failed"] == {}
+    assert result["retries"] == {"429": 1, "5xx": 2, "malformed": 1, "connection": 1}
+    assert len(teacher_server.requests) == N + 5
+    answered = Counter(r.body["messages"][-1]["content"] for r in ok_requests(teacher_server))
+    assert len(answered) == N and set(answered.values()) == {1}  # every prompt answered exactly once
+    assert result["completion_tokens"] == sum(len(f"Answer to: {p}".split()) for p in answered)
+    # Retry-After was honoured: the 429'd request came back no sooner than 0.4 s later.
+    first = teacher_server.requests[0]
+    again = next(r for r in teacher_server.requests[1:] if r.body == first.body)
+    assert first.status == 429 and again.answered and again.ts - first.ts >= 0.4
+
+
+def test_a_hanging_request_times_out_and_is_retried(prompts, teacher_server):
+    teacher_server.script = deque([Behaviour(hang=True)])
+    t0 = time.monotonic()
+    result = synth.run(config(prompts, teacher_server, concurrency=2, request_timeout=1.0), Reporter())
+    assert result["answered"] == N and result["retries"] == {"timeout": 1}
+    assert time.monotonic() - t0 < 15
+
+
+def test_401_stops_at_once_with_a_clear_label(prompts, teacher_server, monkeypatch):
+    teacher_server.behaviour = Behaviour(api_key="right")
+    monkeypatch.setenv("TEACHER_KEY", "wrong")
+    cfg = config(prompts, teacher_server, concurrency=2, teacher={"api_key_env": "TEACHER_KEY"})
+    with pytest.raises(EndpointError, match=r"refused the API key \(401\)"):
+        synth.run(cfg, Reporter())
+    assert len(teacher_server.requests) <= 2  # no retries, no further prompts
+
+
+def test_too_few_answers_fail_the_job_but_keep_what_arrived(prompts, teacher_server):
+    teacher_server.behaviour = Behaviour(status=500)
+    teacher_server.script = deque([Behaviour(), Behaviour()])  # two answers get through
+    cfg = config(prompts, teacher_server, concurrency=1, max_retries=1)
+    with pytest.raises(SlmopsError, match=r"Only 17% of the answers arrived .*failures: 10× 5xx"):
+        synth.run(cfg, Reporter())
+    assert n_cached() == 2
+    teacher_server.behaviour = Behaviour()
+    before = len(teacher_server.requests)
+    result = synth.run(cfg, Reporter())  # a rerun pays only for the missing ten
+    assert result["cached"] == 2 and result["answered"] == N - 2
+    assert len(teacher_server.requests) - before == N - 2
+
+
+def test_rate_limit_spaces_requests(prompts, teacher_server):
+    synth.run(config(prompts, teacher_server, concurrency=8, requests_per_minute=600, max_prompts=6), Reporter())
+    ts = sorted(r.ts for r in teacher_server.requests)
+    assert len(ts) == 6 and ts[-1] - ts[0] >= 0.45  # 10 per second
+
+
+def test_reasoning_is_kept_apart_and_learned_only_when_asked(prompts, teacher_server):
+    teacher_server.answer = lambda msgs: "<think>It mentions a charge.</think> billing"
+    result = synth.run(config(prompts, teacher_server, reasoning=True, max_prompts=2), Reporter())
+    row = load_dataset_dict(result["dataset_id"])["train"][0]
+    assert (row["response"], row["reasoning"]) == ("billing", "It mentions a charge.")
+    assert "Think step by step" in ok_requests(teacher_server)[0].body["messages"][0]["content"]
+    result = synth.run(config(prompts, teacher_server, reasoning=True, learn_reasoning=True, max_prompts=2), Reporter())
+    row = load_dataset_dict(result["dataset_id"])["train"][0]
+    assert row["response"] == "<think>\nIt mentions a charge.\n</think>\nbilling"
+
+
+def test_flags_and_review(prompts, teacher_server):
+    canned = iter(
+        [
+            "",
+            "I'm sorry, but I cannot help with that request at all today.",
+            "billing",
+            "technical",
+            "word " * 60,
+            "billing",
+        ]
+        + ["billing"] * N
+    )
+    teacher_server.answer = lambda msgs: next(canned)
+    result = synth.run(config(prompts, teacher_server, concurrency=1, max_tokens=50), Reporter())
+    rows = {r["id"]: r for r in review_rows(result["dataset_id"])}
+    assert rows["train:0"]["flags"] == "empty"
+    assert "refusal" in rows["train:1"]["flags"]
+    assert rows["train:4"]["flags"] == "cut_off"  # 60 words, max_tokens 50 on the test server
+    assert rows["train:2"]["flags"] == ""  # short repeated labels are not duplicates
+    reviewed = save_review(
+        result["dataset_id"], ReviewDecisions(rejected={"train:1"}, edits={"train:0": "account"}, reject_flagged=True)
+    )
+    dd = load_dataset_dict(reviewed.id)
+    assert len(dd["train"]) == N - 2  # train:1 rejected, train:4 flagged; train:0 kept because it was edited
+    assert dd["train"][0]["response"] == "account" and dd["train"][0]["flags"] == ""
+    assert reviewed.stage == "review" and reviewed.parent_id == result["dataset_id"]
+    assert len(dd["test"]) == 3
+
+
+def test_several_answers_per_prompt(prompts, teacher_server):
+    result = synth.run(
+        config(prompts, teacher_server, answers_per_prompt=2, max_prompts=3, temperature=0.8), Reporter()
+    )
+    assert len(load_dataset_dict(result["dataset_id"])["train"]) == 6 and len(teacher_server.requests) == 6
+
+
+def test_local_model_as_teacher(prompts, tiny_model_dir):
+    cfg = synth.Config(
+        dataset_id=prompts.id,
+        max_prompts=4,
+        max_tokens=6,
+        batch_size=3,
+        teacher=TeacherConfig(provider=Provider.local, local_path=str(tiny_model_dir), system_prompt="Route."),
+    )
+    assert synth.is_heavy(cfg)
+    result = synth.run(cfg, Reporter())
+    assert result["answered"] == 4
+    with session_scope() as s:
+        answers = s.exec(select(TeacherAnswer)).all()
+    assert all(0 < a.completion_tokens <= 6 and a.prompt_tokens > 0 for a in answers)
+
+
+def test_preflight_reports_missing_key_and_parts(prompts, teacher_server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = synth.Config(
+        dataset_id=prompts.id,
+        splits=["validation"],
+        teacher=TeacherConfig.from_preset(Provider.openai, model="gpt-4o-mini"),
+    )
+    titles = [i.title for i in synth.preflight(cfg)]
+    assert (
+        "The dataset has no validation part" in titles
+        and "The environment variable OPENAI_API_KEY is not set" in titles
+    )
