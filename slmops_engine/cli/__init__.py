@@ -11,7 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from ..errors import SlmopsError, describe_exception
-from . import commands, data_commands
+from . import commands, data_commands, synth_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--force", action="store_true", help="convert again even if prepared")
     pd.set_defaults(func=commands.models_prepare_demo)
     data_commands.add_parser(sub)
+    synth_commands.add_parser(sub)
     return p
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-import time
 
 from ..db import init_db
 from ..models import JobStatus
@@ -135,29 +132,14 @@ def models_list(_args: argparse.Namespace) -> int:
 
 
 def models_prepare_demo(args: argparse.Namespace) -> int:
-    """Submit the preparation job; run it here unless a supervisor will pick it up, printing progress."""
-    from ..jobs import get_job, submit_job
-    from ..jobs.supervisor import supervisor_pid
-    from ..jobs.worker import run_job
+    """Submit the preparation job and run it (here, or in the running supervisor), printing progress."""
+    from ..jobs import submit_job
+    from .jobs_run import report_failure, run_or_wait
 
     init_db()
     job = submit_job("prepare_model", {"force": args.force}, title="Prepare the bundled offline model")
-    if supervisor_pid() is None:
-        logging.basicConfig(level=logging.WARNING)
-        print(f"job {job.id}: preparing the bundled model here (about 30 s)…", file=sys.stderr)
-        run_job(job.id)
-    else:
-        last = ""
-        while not (job := get_job(job.id)).status.finished:
-            if job.message != last:
-                print(f"{job.progress * 100:3.0f}% {job.message}", file=sys.stderr)
-                last = job.message
-            time.sleep(0.5)
-    job = get_job(job.id)
-    if job.status != JobStatus.succeeded:
-        print(f"error: {job.error_label or job.status.value}", file=sys.stderr)
-        if job.error_hint:
-            print(f"hint: {job.error_hint}", file=sys.stderr)
-        return 1
-    print(job.result["path"])
-    return 0
+    job = run_or_wait(job, "preparing the bundled model (about 30 s)")
+    code = report_failure(job)
+    if code == 0:
+        print(job.result["path"])
+    return code

@@ -53,7 +53,8 @@ def run_job(job_id: int) -> JobStatus:
     except BaseException as exc:  # noqa: BLE001 - every failure must end as a labelled job state
         label, hint = describe_exception(exc)
         detail = traceback.format_exc()
-        log.error("Job %s failed: %s\n%s", job_id, label, detail)
+        log.error("Job %s failed: %s", job_id, label)
+        log.debug("%s", detail)  # the worker's own log keeps the traceback (it runs at DEBUG); the CLI does not
         _safe_flush(reporter)
         finish_job(
             job_id,
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m slmops_engine.jobs.worker JOB_ID", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    log.setLevel(logging.DEBUG)
     for noisy in ("httpx", "httpx2", "httpcore", "openai"):  # one line per HTTP request drowns the job's log
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_cancel)
