@@ -15,6 +15,7 @@ from ..errors import ConfigError
 BUILTIN_STAGES: dict[str, str] = {
     "prepare_model": "slmops_engine.stages.prepare_model",
     "synth": "slmops_engine.stages.synth",
+    "finetune": "slmops_engine.stages.finetune",
 }
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..models import Dataset, Job
+from .config import SynthConfig
 from .review import ReviewDecisions
 
 ANSWERED_STAGES = ("synth", "review")
@@ -43,6 +44,20 @@ def planned_prompts(ds: Dataset, splits: Iterable[str], max_prompts: int | None 
     """How many prompts a run over these parts will take (the quick-trial cap included)."""
     n = sum(int(ds.info.get("splits", {}).get(s, 0)) for s in splits)
     return min(n, max_prompts) if max_prompts else n
+
+
+def already_answered(cfg: SynthConfig) -> int:
+    """How many of the answers a run needs are already saved (earlier runs with the same prompts and settings)."""
+    from ..data.store import load_dataset_dict
+    from ..errors import SlmopsError
+    from .cache import cached
+    from .runner import work_items
+
+    try:
+        items = work_items(cfg, load_dataset_dict(cfg.dataset_id))
+    except SlmopsError:
+        return 0  # the preflight explains what is wrong with the dataset
+    return len(cached([it.key for it in items]))
 
 
 def answer_cost_ceiling(requests: int, max_tokens: int, price_output_per_1k: float) -> float:

@@ -1,0 +1,247 @@
+"""The fine-tuning run: load, wrap with PEFT, train with the HF Trainer (checkpoints, resume, early stopping),
+then save the adapter and a merged model and record the variant."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+from ..errors import ConfigError, JobCancelled
+from ..settings import get_settings
+from ..stages.base import Reporter
+from .config import FinetuneConfig
+from .hardware import cuda_available, use_bf16
+
+
+def _load_model(cfg: FinetuneConfig, path: Path, bf16: bool):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if cfg.method == "qlora":
+        if not cuda_available():
+            raise ConfigError(
+                "QLoRA needs a CUDA GPU",
+                "Choose LoRA on this machine; QLoRA's 4-bit base only trains properly on an NVIDIA GPU.",
+            )
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        q = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        model = AutoModelForCausalLM.from_pretrained(str(path), quantization_config=q, device_map={"": 0})
+        return prepare_model_for_kbit_training(model)
+    dtype = torch.bfloat16 if (bf16 and cuda_available()) else torch.float32  # CPU: fp32 weights, bf16 autocast
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+
+
+def _wrap(cfg: FinetuneConfig, model):
+    if not cfg.uses_adapter:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = (
+        cfg.target_modules
+        if cfg.target_modules == "all-linear"
+        else [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
+    )
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        use_dora=cfg.method == "dora",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora, adapter_name=cfg.adapter_name)
+
+
+def _splits(cfg: FinetuneConfig, tok):
+    from ..data.store import load_dataset_dict
+    from .data import tokenize_split
+
+    dd = load_dataset_dict(cfg.dataset_id)
+    if "train" not in dd:
+        raise ConfigError("The dataset has no training part", "Split it on the Data page.")
+    train = tokenize_split(dd["train"], tok, cfg.max_length)
+    if "validation" in dd:
+        val = tokenize_split(dd["validation"], tok, cfg.max_length)
+    else:  # hold out a few training rows so the run still has a validation loss
+        parts = train.train_test_split(test_size=max(1, len(train) // 10), seed=cfg.seed)
+        train, val = parts["train"], parts["test"]
+    return train, val
+
+
+def command_line(cfg: FinetuneConfig) -> str:
+    """The `slmops finetune` call that reproduces this run."""
+    args = ["slmops", "finetune", "--dataset", str(cfg.dataset_id), "--method", cfg.method]
+    if cfg.project_id is not None:
+        args += ["--project", str(cfg.project_id)]
+    if cfg.student.source == "local":
+        args += ["--student-path", cfg.student.path or ""]
+    elif cfg.student.source == "catalog":
+        args += ["--student-id", cfg.student.model_id or ""]
+    defaults = FinetuneConfig.model_fields
+    for name in (
+        "learning_rate",
+        "epochs",
+        "max_steps",
+        "batch_size",
+        "grad_accum",
+        "max_length",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "warmup_ratio",
+        "weight_decay",
+        "scheduler",
+        "seed",
+        "eval_steps",
+        "early_stopping_patience",
+        "save_steps",
+        "precision",
+        "adapter_name",
+    ):
+        value = getattr(cfg, name)
+        if value != defaults[name].default:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    if cfg.kd:
+        args += [
+            "--kd-teacher",
+            cfg.kd_teacher_path or "",
+            "--kd-temperature",
+            str(cfg.kd_temperature),
+            "--kd-alpha",
+            str(cfg.kd_alpha),
+        ]
+    return shlex.join(args)
+
+
+def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) -> dict:
+    import torch
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer, TrainingArguments
+
+    from ..data.store import get_dataset
+    from ..students import resolve_student
+    from .callbacks import ReporterCallback
+    from .variants import base_variant
+
+    t0 = time.perf_counter()
+    path = resolve_student(cfg.student)
+    base = base_variant(cfg.student, path, cfg.project_id)
+    reporter.progress(0.01, "Loading the student")
+    tok = AutoTokenizer.from_pretrained(str(path))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    train_ds, val_ds = _splits(cfg, tok)
+    bf16 = use_bf16(cfg.precision)
+    torch.manual_seed(cfg.seed)
+    model = _wrap(cfg, _load_model(cfg, path, bf16))
+    run_dir = reporter.run_dir or Path(get_settings().runs_dir / f"direct-{int(time.time())}")
+    ckpt_dir = run_dir / "checkpoints"
+    resume = any(ckpt_dir.glob("checkpoint-*"))
+    patience = cfg.early_stopping_patience
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is read as a share of the steps
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.scheduler,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_steps,
+        save_strategy="steps",
+        save_steps=cfg.eval_steps if patience else cfg.save_steps,
+        save_total_limit=2,
+        load_best_model_at_end=bool(patience),
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        train_sampling_strategy="group_by_length",
+        include_num_input_tokens_seen="non_padding",
+        bf16=bf16,
+        use_cpu=not cuda_available(),
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    callback = ReporterCallback(reporter)
+    callbacks = [callback] + ([EarlyStoppingCallback(early_stopping_patience=patience)] if patience else [])
+    kw = dict(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tok,
+        data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+        callbacks=callbacks,
+    )
+    if cfg.kd:
+        from transformers import AutoModelForCausalLM
+
+        from .kd import KDTrainer
+
+        teacher = AutoModelForCausalLM.from_pretrained(cfg.kd_teacher_path, dtype=model.dtype)
+        trainer = KDTrainer(teacher=teacher, temperature=cfg.kd_temperature, alpha=cfg.kd_alpha, **kw)
+    else:
+        trainer = Trainer(**kw)
+
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our callback records the logs; no dicts printed to the job log
+    state_file = run_dir / "finetune_state.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    if "eval_loss_start" not in state:
+        reporter.progress(0.03, "Measuring the validation loss before training")
+        state["eval_loss_start"] = trainer.evaluate()["eval_loss"]
+        reporter.metric("eval_loss", state["eval_loss_start"], 0)
+        state_file.write_text(json.dumps(state))
+    reporter.progress(0.05, "Resuming from the last checkpoint" if resume else "Training")
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    if callback.cancelled:
+        raise JobCancelled()
+    reporter.progress(0.92, "Measuring the validation loss after training")
+    eval_end = trainer.evaluate()["eval_loss"]
+    reporter.metric("eval_loss", eval_end, trainer.state.global_step)
+
+    from .save import save_outputs
+
+    reporter.progress(0.95, "Saving the adapter and the merged model")
+    dataset = get_dataset(cfg.dataset_id)
+    variant, out = save_outputs(
+        cfg,
+        model,
+        tok,
+        path,
+        base,
+        dataset,
+        job_id,
+        metrics={
+            "train_loss": round(float(result.training_loss), 5),
+            "eval_loss_start": round(state["eval_loss_start"], 5),
+            "eval_loss_end": round(eval_end, 5),
+            "steps": trainer.state.global_step,
+            "real_tokens": int(trainer.state.num_input_tokens_seen),
+            "tokens_per_s": round(sum(callback.tokens_per_s) / len(callback.tokens_per_s), 1)
+            if callback.tokens_per_s
+            else None,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "peak_rss_gb": round(callback.peak_rss / 1024**3, 2),
+            "bf16": bf16,
+            "resumed": resume,
+        },
+        command=command_line(cfg),
+    )
+    return {"variant_id": variant.id, "path": str(out), **variant.metrics}

@@ -1,0 +1,25 @@
+"""Distillation stage 2: fine-tune the student (LoRA, DoRA, full, QLoRA) with checkpoints and resume."""
+
+from __future__ import annotations
+
+from ..finetune.config import FinetuneConfig
+from .base import Issue, Reporter
+
+KIND = "finetune"
+TITLE = "Fine-tune the student"
+HEAVY = True
+RESUMABLE = True
+
+Config = FinetuneConfig
+
+
+def preflight(config: FinetuneConfig) -> list[Issue]:
+    from ..finetune.preflight import preflight as check
+
+    return check(config)
+
+
+def run(config: FinetuneConfig, reporter: Reporter) -> dict:
+    from ..finetune.train import train
+
+    return train(config, reporter, getattr(reporter, "job_id", None))
