@@ -32,6 +32,8 @@ def save_outputs(
     if cfg.uses_adapter:
         adapter_path = out / "adapter"
         model.save_pretrained(str(adapter_path))
+        if (adapter_path / cfg.adapter_name / "adapter_config.json").exists():
+            adapter_path = adapter_path / cfg.adapter_name  # PEFT keeps a named adapter in its own subfolder
         # Merge onto a fresh copy of the base in its own dtype (a 4-bit QLoRA base would lose precision).
         from peft import PeftModel
 

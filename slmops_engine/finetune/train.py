@@ -77,6 +77,20 @@ def _splits(cfg: FinetuneConfig, tok):
     return train, val
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The newest checkpoint that was fully written. The Trainer writes trainer_state.json last, so a folder
+    without it was cut short (the worker was killed mid-save): it is removed so that resuming never trips on it."""
+    import shutil
+
+    found = []
+    for d in ckpt_dir.glob("checkpoint-*"):
+        if (d / "trainer_state.json").exists() and d.name.split("-")[-1].isdigit():
+            found.append((int(d.name.split("-")[-1]), d))
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+    return max(found)[1] if found else None
+
+
 def command_line(cfg: FinetuneConfig) -> str:
     """The `slmops finetune` call that reproduces this run."""
     args = ["slmops", "finetune", "--dataset", str(cfg.dataset_id), "--method", cfg.method]
@@ -144,7 +158,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     model = _wrap(cfg, _load_model(cfg, path, bf16))
     run_dir = reporter.run_dir or Path(get_settings().runs_dir / f"direct-{int(time.time())}")
     ckpt_dir = run_dir / "checkpoints"
-    resume = any(ckpt_dir.glob("checkpoint-*"))
+    resume = last_complete_checkpoint(ckpt_dir)
     patience = cfg.early_stopping_patience
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -209,7 +223,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         reporter.metric("eval_loss", state["eval_loss_start"], 0)
         state_file.write_text(json.dumps(state))
     reporter.progress(0.05, "Resuming from the last checkpoint" if resume else "Training")
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if callback.cancelled:
         raise JobCancelled()
     reporter.progress(0.92, "Measuring the validation loss after training")
@@ -240,7 +254,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
             "seconds": round(time.perf_counter() - t0, 1),
             "peak_rss_gb": round(callback.peak_rss / 1024**3, 2),
             "bf16": bf16,
-            "resumed": resume,
+            "resumed": resume is not None,
         },
         command=command_line(cfg),
     )

@@ -14,12 +14,16 @@ ANSWERED_STAGES = ("synth", "review")
 ANSWERED_SPLITS = ("train", "validation")
 
 FLAG_LABELS: dict[str, str] = {
-    "empty": "empty answer",
-    "refusal": "teacher refused",
-    "cut_off": "cut off at the length limit",
-    "too_long": "much longer than the others",
-    "duplicate": "same as another answer",
+    "empty": "empty",
+    "refusal": "refused",
+    "cut_off": "cut off",
+    "too_long": "too long",
+    "duplicate": "duplicate",
 }
+FLAG_HELP = (
+    "empty: no answer · refused: the teacher declined · cut off: stopped at the length limit · "
+    "too long: much longer than the others · duplicate: the same long answer as another row"
+)
 
 FAILURE_LABELS: dict[str, str] = {
     "429": "rate limited (429)",
@@ -58,6 +62,16 @@ def already_answered(cfg: SynthConfig) -> int:
     except SlmopsError:
         return 0  # the preflight explains what is wrong with the dataset
     return len(cached([it.key for it in items]))
+
+
+def saved_for_run(job: Job) -> int:
+    """Answers a Retry of this run will not ask again (the live counters can lag behind a run that failed)."""
+    from pydantic import ValidationError
+
+    try:
+        return already_answered(SynthConfig.model_validate(job.config))
+    except ValidationError:
+        return 0  # a config from an older version of the app
 
 
 def answer_cost_ceiling(requests: int, max_tokens: int, price_output_per_1k: float) -> float:

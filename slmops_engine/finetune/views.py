@@ -1,0 +1,149 @@
+"""Read-only views for the Fine-tune page: which datasets can train, what a run will do, how a run is going,
+and what earlier runs made. Plain Python, no UI library."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..models import Dataset, MetricPoint, ModelVariant
+from ..teachers import Provider, TeacherConfig
+from .config import FinetuneConfig
+
+ANSWERED_STAGES = ("synth", "review")  # datasets the teacher answered (and reviewed versions of them)
+LOSS_NAMES = {
+    "loss": "training loss",
+    "eval_loss": "validation loss",
+    "ce_loss": "answer loss (cross-entropy)",
+    "kl_loss": "distance to the teacher (KL)",
+}
+_STEP = re.compile(r"step (\d+)/(\d+)")
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
+
+
+def trainable_datasets(datasets: Iterable[Dataset]) -> list[Dataset]:
+    """Datasets with answers to learn from: teacher-answered ones first, newest first within each group."""
+    rows = [d for d in datasets if d.info.get("has_responses")]
+    return sorted(rows, key=lambda d: (d.stage not in ANSWERED_STAGES, -(d.id or 0)))
+
+
+def kd_teacher_path(teacher: TeacherConfig | None) -> str | None:
+    """The folder of a teacher that runs on this machine: the natural teacher for logit distillation."""
+    if teacher is not None and teacher.provider == Provider.local and teacher.local_path:
+        return teacher.local_path
+    return None
+
+
+def training_rows(ds: Dataset) -> tuple[int, int]:
+    """(rows trained on, rows validated on); without a validation part 10% of the training rows are held out."""
+    splits = ds.info.get("splits", {})
+    train, val = int(splits.get("train", 0)), int(splits.get("validation", 0))
+    if not val and train:
+        val = max(1, train // 10)
+        train -= val
+    return train, val
+
+
+def planned_steps(cfg: FinetuneConfig, ds: Dataset) -> int:
+    """Optimizer steps the run will take (as the HF Trainer counts them)."""
+    if cfg.max_steps:
+        return cfg.max_steps
+    train, _ = training_rows(ds)
+    per_epoch = max(1, math.ceil(math.ceil(train / cfg.batch_size) / cfg.grad_accum))
+    return max(1, math.ceil(cfg.epochs * per_epoch))
+
+
+@dataclass
+class ResourceEstimate:
+    need: int  # bytes the run needs
+    budget: int  # bytes free for it
+    where: str  # "RAM" or "GPU memory"
+
+
+def resource_estimate(cfg: FinetuneConfig) -> ResourceEstimate | None:
+    """The memory estimate the preflight judges (same rule of thumb); None when the student cannot be read."""
+    from ..catalog import estimate_memory
+    from ..errors import SlmopsError
+    from ..model_folder import inspect_model_folder
+    from ..students import resolve_student
+    from ..sysinfo import system_info
+
+    try:
+        info = inspect_model_folder(resolve_student(cfg.student))
+    except SlmopsError:
+        return None
+    sysi = system_info()
+    est = estimate_memory(
+        info.n_params,
+        info.n_layers,
+        info.hidden_size,
+        info.vocab_size,
+        batch=cfg.batch_size,
+        seq_len=cfg.max_length,
+        gpu=sysi.has_cuda,
+    )
+    need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
+    if cfg.kd:
+        need += info.n_params * 4
+    return ResourceEstimate(need, sysi.train_memory_budget, "GPU memory" if sysi.has_cuda else "RAM")
+
+
+def step_of(message: str) -> tuple[int, int] | None:
+    """(step, total) from a progress message such as 'step 12/40 · loss 1.234'."""
+    m = _STEP.search(message or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def latest_values(points: Iterable[MetricPoint]) -> dict[str, float]:
+    """Each metric's value at its highest step."""
+    best: dict[str, tuple[int, float]] = {}
+    for p in points:
+        if p.name not in best or p.step >= best[p.name][0]:
+            best[p.name] = (p.step, p.value)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def first_value(points: Iterable[MetricPoint], name: str) -> float | None:
+    """A metric's value at its lowest step (validation loss before training)."""
+    rows = [p for p in points if p.name == name]
+    return min(rows, key=lambda p: p.step).value if rows else None
+
+
+def last_checkpoint_step(run_dir: Path) -> int | None:
+    """The step of the newest checkpoint a run kept (Resume continues from it)."""
+    steps = [
+        int(m.group(1)) for p in (run_dir / "checkpoints").glob("checkpoint-*") if (m := _CHECKPOINT.search(p.name))
+    ]
+    return max(steps) if steps else None
+
+
+def folder_bytes(path: str | None) -> int:
+    """Size of the files in a folder (0 when there is none)."""
+    if not path or not Path(path).is_dir():
+        return 0
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def result_row(v: ModelVariant) -> dict:
+    """One fine-tuned model, as the results table shows it (raw numbers; the page formats them)."""
+    m, c = v.metrics or {}, v.config or {}
+    start, end = m.get("eval_loss_start"), m.get("eval_loss_end")
+    return {
+        "id": v.id,
+        "name": v.name,
+        "method": c.get("method", ""),
+        "adapter": c.get("adapter_name") if c.get("adapter_path") else None,
+        "eval_start": start,
+        "eval_end": end,
+        "gain": (start - end) / start if start and end is not None else None,
+        "steps": m.get("steps"),
+        "tokens_per_s": m.get("tokens_per_s"),
+        "seconds": m.get("seconds"),
+        "size_bytes": v.size_bytes,
+        "adapter_bytes": folder_bytes(c.get("adapter_path")),
+        "base_id": v.parent_id,
+        "created_at": v.created_at,
+    }
