@@ -141,11 +141,15 @@ def ask_teacher(cfg: SynthConfig, items: list[Item], reporter: Reporter, job_id:
     todo = [it for it in items if it.key not in hits]
     reporter.log(f"{len(items)} answers needed: {len(hits)} cached, {len(todo)} to ask")
     tracker.publish(force=True)
-    if todo:
-        if cfg.teacher.provider == Provider.local:
-            _ask_local(cfg, todo, tracker, job_id)
-        else:
-            asyncio.run(_ask_remote(cfg, todo, tracker, job_id))
+    try:
+        if todo:
+            if cfg.teacher.provider == Provider.local:
+                _ask_local(cfg, todo, tracker, job_id)
+            else:
+                asyncio.run(_ask_remote(cfg, todo, tracker, job_id))
+    finally:
+        # The last counts reach the page even when a fatal error or a cancel ends the run.
+        tracker.reporter.state(tracker.snapshot())
     tracker.publish(force=True)
     return tracker
 
