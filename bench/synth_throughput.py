@@ -77,8 +77,13 @@ def run(latency: float, concurrencies: list[int], per_worker: int) -> list[dict]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--latency", type=float, nargs="+", default=[1.0, 0.25],
-                    help="server latencies per request, seconds (the first is the one the target is judged at)")
+    ap.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.25],
+        help="server latencies per request, seconds (the first is the one the target is judged at)",
+    )
     ap.add_argument("--per-worker", type=int, default=8, help="answers per concurrent request slot")
     args = ap.parse_args()
     os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
@@ -87,13 +92,17 @@ def main() -> int:
 
     logging.disable(logging.INFO)
     out: dict = {"target_ratio_c16": 0.9, "judged_at_latency_s": args.latency[0]}
-    print(f"{'L (s)':>6} {'C':>4} {'answers':>8} {'seconds':>8} {'answers/s':>10} {'ideal C/L':>10} {'ratio':>6} "
-          f"{'speed-up':>9}")
+    print(
+        f"{'L (s)':>6} {'C':>4} {'answers':>8} {'seconds':>8} {'answers/s':>10} {'ideal C/L':>10} {'ratio':>6} "
+        f"{'speed-up':>9}"
+    )
     for latency in args.latency:
         rows = run(latency, [1, 4, 16, 64], args.per_worker)
         for r in rows:
-            print(f"{latency:>6} {r['concurrency']:>4} {r['answers']:>8} {r['seconds']:>8} {r['answers_per_s']:>10} "
-                  f"{r['ideal_per_s']:>10} {r['ratio_to_ideal']:>6} {r['speedup_vs_c1']:>8}x")
+            print(
+                f"{latency:>6} {r['concurrency']:>4} {r['answers']:>8} {r['seconds']:>8} {r['answers_per_s']:>10} "
+                f"{r['ideal_per_s']:>10} {r['ratio_to_ideal']:>6} {r['speedup_vs_c1']:>8}x"
+            )
             for k in ("answers_per_s", "ratio_to_ideal", "speedup_vs_c1"):
                 out[f"l{latency:g}_c{r['concurrency']}_{k}"] = r[k]
     ratio = out[f"l{args.latency[0]:g}_c16_ratio_to_ideal"]

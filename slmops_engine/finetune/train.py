@@ -248,9 +248,9 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
             "eval_loss_end": round(eval_end, 5),
             "steps": trainer.state.global_step,
             "real_tokens": int(trainer.state.num_input_tokens_seen),
-            "tokens_per_s": round(sum(callback.tokens_per_s) / len(callback.tokens_per_s), 1)
-            if callback.tokens_per_s
-            else None,
+            # Real (non-padding) tokens over the training loop's own time: loading, evaluation and saving excluded.
+            "train_seconds": round(float(result.metrics["train_runtime"]), 3),
+            "tokens_per_s": round(trainer.state.num_input_tokens_seen / max(result.metrics["train_runtime"], 1e-9), 1),
             "seconds": round(time.perf_counter() - t0, 1),
             "peak_rss_gb": round(callback.peak_rss / 1024**3, 2),
             "bf16": bf16,
