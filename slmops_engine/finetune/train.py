@@ -91,6 +91,25 @@ def last_complete_checkpoint(ckpt_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def version_specific_args(cfg: FinetuneConfig) -> dict:
+    """Arguments whose names changed across transformers 5.x releases (the range pyproject allows)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    out: dict = {}
+    if "train_sampling_strategy" in fields:
+        out["train_sampling_strategy"] = "group_by_length"
+    else:
+        out["group_by_length"] = True
+    if "warmup_ratio" in fields:
+        out["warmup_ratio"] = cfg.warmup_ratio
+    else:
+        out["warmup_steps"] = cfg.warmup_ratio  # newer releases read a float below 1 as a share of the steps
+    return out
+
+
 def command_line(cfg: FinetuneConfig) -> str:
     """The `slmops finetune` call that reproduces this run."""
     args = ["slmops", "finetune", "--dataset", str(cfg.dataset_id), "--method", cfg.method]
@@ -161,6 +180,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     resume = last_complete_checkpoint(ckpt_dir)
     patience = cfg.early_stopping_patience
     args = TrainingArguments(
+        **version_specific_args(cfg),
         output_dir=str(ckpt_dir),
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size,
@@ -168,7 +188,6 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
-        warmup_steps=cfg.warmup_ratio,  # a float below 1 is read as a share of the steps
         weight_decay=cfg.weight_decay,
         lr_scheduler_type=cfg.scheduler,
         seed=cfg.seed,
@@ -182,7 +201,6 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         load_best_model_at_end=bool(patience),
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        train_sampling_strategy="group_by_length",
         include_num_input_tokens_seen="non_padding",
         bf16=bf16,
         use_cpu=not cuda_available(),
