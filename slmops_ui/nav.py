@@ -29,6 +29,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "pages/home.py", "Home", ":material/home:"),
     PageSpec("models", "pages/models.py", "Models", ":material/neurology:"),
     PageSpec("data", "pages/data.py", "Data", ":material/dataset:"),
+    PageSpec("distill", "pages/distill.py", "Distill", ":material/school:"),
+    PageSpec("finetune", "pages/finetune.py", "Fine-tune", ":material/model_training:"),
     PageSpec("jobs", "pages/jobs.py", "Jobs", ":material/pending_actions:"),
 )
 

@@ -78,3 +78,26 @@ def prompts(tmp_path):
     from tests.support.synth import make_prompts
 
     return make_prompts(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir(tmp_path_factory) -> Path:
+    """The bundled SmolLM2-135M-Instruct converted once for the whole session (about 30 s)."""
+    from slmops_engine.db import init_db
+    from slmops_engine.stages import prepare_model
+    from slmops_engine.stages.base import Reporter
+
+    home = tmp_path_factory.mktemp("bundled-home")
+    old = os.environ.get("SLMOPS_HOME")
+    os.environ["SLMOPS_HOME"] = str(home)
+    _reset_engine_state()
+    try:
+        init_db()
+        result = prepare_model.run(prepare_model.Config(), Reporter())
+    finally:
+        if old is None:
+            os.environ.pop("SLMOPS_HOME", None)
+        else:
+            os.environ["SLMOPS_HOME"] = old
+        _reset_engine_state()
+    return Path(result["path"])

@@ -11,8 +11,24 @@ from .config import FinetuneConfig
 GiB = 1024**3
 
 
-def preflight(cfg: FinetuneConfig) -> list[Issue]:
+def memory_need(cfg: FinetuneConfig, info, gpu: bool) -> int:
+    """Bytes this run needs (the catalog's rule of thumb for the method, plus a distillation teacher)."""
     from ..catalog import estimate_memory
+
+    est = estimate_memory(
+        info.n_params,
+        info.n_layers,
+        info.hidden_size,
+        info.vocab_size,
+        batch=cfg.batch_size,
+        seq_len=cfg.max_length,
+        gpu=gpu,
+    )
+    need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
+    return need + (info.n_params * 4 if cfg.kd else 0)
+
+
+def preflight(cfg: FinetuneConfig) -> list[Issue]:
     from ..model_folder import inspect_model_folder
     from ..settings import get_settings
     from ..students import resolve_student
@@ -63,18 +79,7 @@ def preflight(cfg: FinetuneConfig) -> list[Issue]:
             )
     except SlmopsError as exc:
         issues.append(Issue(title=exc.message, detail=exc.hint))
-    est = estimate_memory(
-        info.n_params,
-        info.n_layers,
-        info.hidden_size,
-        info.vocab_size,
-        batch=cfg.batch_size,
-        seq_len=cfg.max_length,
-        gpu=sysi.has_cuda,
-    )
-    need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
-    if cfg.kd:
-        need += info.n_params * 4
+    need = memory_need(cfg, info, sysi.has_cuda)
     budget = sysi.train_memory_budget
     where = "GPU memory" if sysi.has_cuda else "RAM"
     if need > 0.9 * budget:

@@ -65,29 +65,18 @@ class ResourceEstimate:
 
 def resource_estimate(cfg: FinetuneConfig) -> ResourceEstimate | None:
     """The memory estimate the preflight judges (same rule of thumb); None when the student cannot be read."""
-    from ..catalog import estimate_memory
     from ..errors import SlmopsError
     from ..model_folder import inspect_model_folder
     from ..students import resolve_student
     from ..sysinfo import system_info
+    from .preflight import memory_need
 
     try:
         info = inspect_model_folder(resolve_student(cfg.student))
     except SlmopsError:
         return None
     sysi = system_info()
-    est = estimate_memory(
-        info.n_params,
-        info.n_layers,
-        info.hidden_size,
-        info.vocab_size,
-        batch=cfg.batch_size,
-        seq_len=cfg.max_length,
-        gpu=sysi.has_cuda,
-    )
-    need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
-    if cfg.kd:
-        need += info.n_params * 4
+    need = memory_need(cfg, info, sysi.has_cuda)
     return ResourceEstimate(need, sysi.train_memory_budget, "GPU memory" if sysi.has_cuda else "RAM")
 
 
@@ -113,9 +102,12 @@ def first_value(points: Iterable[MetricPoint], name: str) -> float | None:
 
 
 def last_checkpoint_step(run_dir: Path) -> int | None:
-    """The step of the newest checkpoint a run kept (Resume continues from it)."""
+    """The step of the newest complete checkpoint a run kept (Resume continues from it). Read only: a folder
+    without trainer_state.json was cut short and is not counted (train.last_complete_checkpoint removes it)."""
     steps = [
-        int(m.group(1)) for p in (run_dir / "checkpoints").glob("checkpoint-*") if (m := _CHECKPOINT.search(p.name))
+        int(m.group(1))
+        for p in (run_dir / "checkpoints").glob("checkpoint-*")
+        if (m := _CHECKPOINT.search(p.name)) and (p / "trainer_state.json").exists()
     ]
     return max(steps) if steps else None
 

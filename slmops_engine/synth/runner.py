@@ -114,9 +114,9 @@ async def _ask_remote(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        for t in done:
-            if t.exception() is not None:
-                raise t.exception()
+        errors = [t.exception() for t in done if t.exception() is not None]  # retrieve every one, raise the first
+        if errors:
+            raise errors[0]
     finally:
         await teacher.close()
 

@@ -101,6 +101,12 @@ class OpenAIServer:
 
             def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None):
                 body = raw if raw is not None else json.dumps(payload).encode()
+                pending = getattr(self, "_pending", None)
+                if pending is not None:  # record before answering: a client that got its answer sees the record
+                    path, req_headers, req_body, malformed = pending
+                    answered = status == 200 and not malformed
+                    server._record(Recorded(path, req_headers, req_body, status, answered))
+                    self._pending = None
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -132,20 +138,19 @@ class OpenAIServer:
                 except json.JSONDecodeError:
                     body = None
                 b = server._next_behaviour()
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 if b.latency:
                     time.sleep(b.latency)
                 if b.hang:
                     server._stop.wait(120)
                     return
                 if b.drop:
-                    server._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 0))
+                    server._record(Recorded(self.path, headers, body, 0))
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                status = self._respond(b, body)
-                answered = status == 200 and not b.malformed
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(Recorded(self.path, headers, body, status, answered))
+                self._pending = (self.path, headers, body, b.malformed)
+                self._respond(b, body)
 
             def _respond(self, b: Behaviour, body: dict | None) -> int:
                 if not self._auth_ok(b):

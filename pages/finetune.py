@@ -1,0 +1,82 @@
+"""Fine-tune: the student learns from the (teacher-answered) examples; live curves, Cancel and Resume, results."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from slmops_engine.data import list_datasets
+from slmops_engine.finetune.views import trainable_datasets
+from slmops_engine.overview import latest_job
+from slmops_engine.projects import project_student, project_teacher, student_folder
+from slmops_ui import finetune_live, finetune_results, finetune_settings
+from slmops_ui.feedback import show_flash
+from slmops_ui.nav import ensure_frame, page_for
+from slmops_ui.project import require_project
+
+
+def _link(key: str, label: str) -> None:
+    page = page_for(key)
+    if page:
+        st.page_link(page.path, label=label, icon=page.icon)
+
+
+ensure_frame()
+project = require_project()
+st.title("Fine-tune")
+st.caption(
+    "The **student** learns from the examples: it trains on their training part and is measured on the "
+    "validation part it never sees. Training saves checkpoints, so a stopped run resumes where it was."
+)
+show_flash()
+
+student = project_student(project)
+datasets = list_datasets(project.id)
+trainable = trainable_datasets(datasets)
+latest = latest_job("finetune", project.id)
+busy = latest is not None and not latest.status.finished
+
+train_tab, results_tab = st.tabs(["1 · Train", "2 · Fine-tuned models"])
+with train_tab:
+    if latest is not None:
+        finetune_live.run_panel(latest.id, latest.status.finished)
+    folder = student_folder(project) if student else None
+    if student is None:
+        st.warning(
+            "**No student chosen yet.** The student is the small model you fine-tune — for example the bundled "
+            "offline model.",
+            icon=":material/neurology:",
+        )
+        _link("models", "Choose the student on Models")
+    elif folder is None:
+        st.warning(
+            f"**The student ({student.label}) is not on this machine yet.** Prepare or download it on the Models page.",
+            icon=":material/cloud_off:",
+        )
+        _link("models", "Go to Models")
+    elif not trainable:
+        if datasets:
+            st.info(
+                "Your data has prompts but no answers yet. Let the teacher answer them on the Distill page: the "
+                "student learns from those answers."
+            )
+            _link("distill", "Go to Distill")
+        else:
+            st.info("No data yet: import examples (or load the sample) on the Data page.")
+            _link("data", "Go to Data")
+    else:
+        if busy:  # one run at a time: the settings for the next one stay out of the way
+            st.caption("One run at a time: when this one ends you can start another below.")
+            settings = st.expander("Settings for the next run", icon=":material/tune:")
+        else:
+            st.subheader("New run" if latest is None else "Another run")
+            settings = st.container()
+        with settings:
+            where = "" if student.source == "local" else f" · `{folder}`"
+            st.markdown(f"**Student** (the model that learns): {student.label}{where}")
+            _link("models", "Change the student on Models")
+            ds = finetune_settings.pick_dataset(project, trainable)
+            cfg = finetune_settings.run_settings(project, student, project_teacher(project), ds)
+            finetune_settings.start_panel(project, ds, cfg, busy)
+
+with results_tab:
+    finetune_results.results_panel(project)
