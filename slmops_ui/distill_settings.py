@@ -8,8 +8,6 @@ import zlib
 import streamlit as st
 from pydantic import ValidationError
 
-from slmops_engine.errors import SlmopsError
-from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, Project
 from slmops_engine.overview import latest_job
 from slmops_engine.stages.synth import preflight
@@ -17,7 +15,8 @@ from slmops_engine.synth.config import SynthConfig
 from slmops_engine.synth.views import already_answered, answer_cost_ceiling, planned_prompts
 from slmops_engine.teachers import Provider, TeacherConfig
 
-from .feedback import flash, show_error, show_failure, show_validation_error
+from .feedback import show_validation_error
+from .launch import show_issues, start_button
 
 LABELS = {
     "dataset_id": "Prompts",
@@ -222,28 +221,16 @@ def start_panel(project: Project, ds: Dataset, cfg: SynthConfig | None, busy: bo
             ceiling = answer_cost_ceiling(needed - saved, cfg.max_tokens, cfg.price_output_per_1k)
             text += f" The answers cost at most about \\${ceiling:,.2f}, plus the prompt tokens."
         st.markdown(text)
-    for issue in issues:
-        if issue.blocking:
-            show_failure(issue.title, issue.detail)
-        else:
-            st.warning(f"**{issue.title}**  \n{issue.detail}".replace("$", "\\$"), icon=":material/warning:")
-    blocked = cfg is None or any(i.blocking for i in issues)
-    reason = "A run is already going: wait for it, or cancel it above." if busy else None
-    if st.button(
-        "Start",
-        type="primary",
-        icon=":material/play_arrow:",
+    blocked = show_issues(issues) or cfg is None
+    start_button(
+        kind="synth",
+        cfg=cfg,
+        project_id=project.id,
+        title=f"Teacher answers {ds.name}",
+        label="Start",
         key="distill_start",
-        disabled=blocked or busy,
-        help=reason or ("Fix the problems above first." if blocked else "Runs in the background; you can leave."),
-    ):
-        try:
-            job = submit_job("synth", cfg, project_id=project.id, title=f"Teacher answers {ds.name}")
-        except ValidationError as exc:
-            show_validation_error(exc, LABELS)
-            return
-        except SlmopsError as exc:
-            show_error(exc)
-            return
-        flash(f"Run #{job.id} started: the teacher is answering. It goes on in the background if you leave.", "info")
-        st.rerun()
+        blocked=blocked,
+        busy=busy,
+        labels=LABELS,
+        started="Run #{job.id} started: the teacher is answering. It goes on in the background if you leave.",
+    )

@@ -20,15 +20,15 @@ from slmops_engine.finetune.views import (
     resource_estimate,
     training_rows,
 )
-from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, Project
 from slmops_engine.stages.finetune import preflight
 from slmops_engine.students import StudentChoice
 from slmops_engine.sysinfo import system_info
 from slmops_engine.teachers import TeacherConfig
 
-from .feedback import flash, show_error, show_failure, show_validation_error
+from .feedback import show_error, show_validation_error
 from .format import human_bytes
+from .launch import show_issues, start_button
 
 NO_GPU = (
     "Not available on this machine: QLoRA needs an NVIDIA GPU (CUDA) and none was found. LoRA trains the same adapters."
@@ -309,32 +309,18 @@ def start_panel(project: Project, ds: Dataset, cfg: FinetuneConfig | None, busy:
     issues = preflight(cfg) if cfg else []
     if cfg:
         _plan(cfg, ds)
-    for issue in issues:
-        if issue.blocking:
-            show_failure(issue.title, issue.detail)
-        elif issue.level == "warning":
-            st.warning(f"**{issue.title}**  \n{issue.detail}".replace("$", "\\$"), icon=":material/warning:")
-        else:
-            st.info(f"**{issue.title}**  \n{issue.detail}".replace("$", "\\$"), icon=":material/info:")
-    blocked = cfg is None or any(i.blocking for i in issues)
+    blocked = show_issues(issues) or cfg is None
     if cfg and not blocked:
         st.caption(":material/check_circle: Checks passed: memory, disk space, data and tokenizer.")
-    reason = "A run is already going: wait for it, or cancel it above." if busy else None
-    if st.button(
-        "Start fine-tuning",
-        type="primary",
-        icon=":material/play_arrow:",
+    start_button(
+        kind="finetune",
+        cfg=cfg,
+        project_id=project.id,
         key="finetune_start",
-        disabled=blocked or busy,
-        help=reason or ("Fix the problems above first." if blocked else "Runs in the background; you can leave."),
-    ):
-        try:
-            job = submit_job("finetune", cfg, project_id=project.id, title=f"Fine-tune ({cfg.method}) on {ds.name}")
-        except ValidationError as exc:
-            show_validation_error(exc, LABELS)
-            return
-        except SlmopsError as exc:
-            show_error(exc)
-            return
-        flash(f"Run #{job.id} started. It goes on in the background if you leave this page.", "info")
-        st.rerun()
+        label="Start fine-tuning",
+        title=f"Fine-tune ({cfg.method}) on {ds.name}" if cfg else "",
+        blocked=blocked,
+        busy=busy,
+        labels=LABELS,
+        started="Run #{job.id} started. It goes on in the background if you leave this page.",
+    )

@@ -64,10 +64,8 @@ def _student(args, project):
 
 def finetune_cmd(args: argparse.Namespace) -> int:
     from ..finetune.config import FinetuneConfig, apply_preset
-    from ..jobs import submit_job
-    from ..jobs.supervisor import ensure_supervisor
     from ..projects import get_project
-    from .jobs_run import report_failure, run_or_wait
+    from .jobs_run import submit_and_follow
 
     init_db()
     project = get_project(args.project) if args.project else None
@@ -83,18 +81,13 @@ def finetune_cmd(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(
         dataset_id=args.dataset, student=_student(args, project), project_id=project.id if project else None, **values
     )
-    job = submit_job("finetune", cfg, project_id=cfg.project_id)
-    if not args.wait:
-        ensure_supervisor()
-        print(job.id)
-        return 0
-    job = run_or_wait(job, "training")
-    code = report_failure(job)
-    if code == 0:
-        r = job.result
-        print(
-            f"validation loss {r['eval_loss_start']:.4f} -> {r['eval_loss_end']:.4f} in {r['steps']} steps "
-            f"({r['tokens_per_s']} tokens/s); model at {r['path']}"
-        )
-        print(r["variant_id"])
-    return code
+    job = submit_and_follow("finetune", cfg, cfg.project_id, wait=args.wait, what="training")
+    if job is None:
+        return 1 if args.wait else 0
+    r = job.result
+    print(
+        f"validation loss {r['eval_loss_start']:.4f} -> {r['eval_loss_end']:.4f} in {r['steps']} steps "
+        f"({r['tokens_per_s']} tokens/s); model at {r['path']}"
+    )
+    print(r["variant_id"])
+    return 0

@@ -40,3 +40,18 @@ def report_failure(job: Job) -> int:
     if job.error_hint:
         print(f"hint: {job.error_hint}", file=sys.stderr)
     return 1
+
+
+def submit_and_follow(kind: str, cfg, project_id: int | None, *, wait: bool, what: str) -> Job | None:
+    """Queue a job. Without --wait: make sure a supervisor will run it, print its id, return None. With --wait:
+    run or follow it to the end; returns the finished job when it succeeded (after printing why, None if not)."""
+    from ..jobs import submit_job
+    from ..jobs.supervisor import ensure_supervisor
+
+    job = submit_job(kind, cfg, project_id=project_id)
+    if not wait:
+        ensure_supervisor()
+        print(job.id)
+        return None
+    job = run_or_wait(job, what)
+    return job if report_failure(job) == 0 else None

@@ -58,11 +58,9 @@ def _teacher(args: argparse.Namespace, project):
 
 
 def synth_cmd(args: argparse.Namespace) -> int:
-    from ..jobs import submit_job
-    from ..jobs.supervisor import ensure_supervisor
     from ..projects import get_project
     from ..stages.synth import Config
-    from .jobs_run import report_failure, run_or_wait
+    from .jobs_run import submit_and_follow
 
     init_db()
     project = get_project(args.project)
@@ -77,18 +75,13 @@ def synth_cmd(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         max_prompts=args.max_prompts,
     )
-    job = submit_job("synth", cfg, project_id=project.id)
-    if not args.wait:
-        ensure_supervisor()
-        print(job.id)
-        return 0
-    job = run_or_wait(job, "the teacher is answering")
-    code = report_failure(job)
-    if code == 0:
-        r = job.result
-        print(
-            f"{r['answered']} answered, {r['cached']} from earlier runs, {sum(r['failed'].values())} failed; "
-            f"{r['prompt_tokens'] + r['completion_tokens']} tokens, cost {r['cost']:.4f}"
-        )
-        print(r["dataset_id"])
-    return code
+    job = submit_and_follow("synth", cfg, project.id, wait=args.wait, what="the teacher is answering")
+    if job is None:
+        return 1 if args.wait else 0
+    r = job.result
+    print(
+        f"{r['answered']} answered, {r['cached']} from earlier runs, {sum(r['failed'].values())} failed; "
+        f"{r['prompt_tokens'] + r['completion_tokens']} tokens, cost {r['cost']:.4f}"
+    )
+    print(r["dataset_id"])
+    return 0
