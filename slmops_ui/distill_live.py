@@ -14,8 +14,8 @@ from slmops_engine.synth.views import failure_rows, run_numbers, saved_for_run
 from slmops_engine.teachers import PRESETS, Provider, TeacherConfig
 
 from .feedback import show_error, show_failure
-from .format import ago, elapsed, human_duration
-from .jobs import status_badge
+from .format import elapsed, human_duration
+from .jobs import run_header, run_progress
 from .nav import page_for
 
 SELECT_REVIEW = "_distill_select_review"  # a dataset the Review tab selects on its next run (just made)
@@ -197,19 +197,9 @@ def _panel(job_id: int) -> None:
     if job.status in (JobStatus.failed, JobStatus.cancelled):
         got = max(got, _saved(job.id, job.attempt, str(job.finished_at)))  # counters can lag behind an error
     with st.container(border=True):
-        head, act = st.columns([5, 1], vertical_alignment="center")
-        with head:
-            st.markdown(f"**Latest run · #{job.id} {job.title}**")
-            status_badge(job)
-            when = [f"submitted {ago(job.created_at)}"] + ([f"attempt {job.attempt}"] if job.attempt > 1 else [])
-            st.caption(" · ".join(when))
-        with act:
-            _actions(job.id, job.status, job.cancel_requested_at is not None)
-        if job.status == JobStatus.queued:
-            st.progress(0.0, text="Queued — waiting for the job runner")
-        elif job.status == JobStatus.running:
-            frac = min(max(job.progress, 0.0), 1.0)
-            st.progress(frac, text=f"{frac:.0%}" + (f" · {job.message}" if not numbers["total"] else ""))
+        run_header(job, lambda: _actions(job.id, job.status, job.cancel_requested_at is not None))
+        frac = min(max(job.progress, 0.0), 1.0)
+        run_progress(job, f"{frac:.0%}" + (f" · {job.message}" if not numbers["total"] else ""))
         if numbers["total"]:
             took = elapsed(job.started_at, job.finished_at)
             priced = bool(job.config.get("price_input_per_1k") or job.config.get("price_output_per_1k"))

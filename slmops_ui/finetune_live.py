@@ -11,8 +11,8 @@ from slmops_engine.jobs import cancel_job, get_job, job_metrics, retry_job, run_
 from slmops_engine.models import Job, JobStatus, MetricPoint
 
 from .feedback import show_error, show_failure
-from .format import ago, elapsed, human_duration
-from .jobs import status_badge
+from .format import elapsed, human_duration
+from .jobs import run_header, run_progress
 
 COLORS = {"loss": "#2563eb", "eval_loss": "#dc2626", "ce_loss": "#0891b2", "kl_loss": "#9333ea"}
 
@@ -150,19 +150,9 @@ def _panel(job_id: int) -> None:
     points = job_metrics(job_id)
     checkpoint = last_checkpoint_step(run_dir(job_id)) if job.status.finished else None
     with st.container(border=True):
-        head, act = st.columns([5, 1], vertical_alignment="center")
-        with head:
-            st.markdown(f"**Latest run · #{job.id} {job.title}**")
-            status_badge(job)
-            when = [f"submitted {ago(job.created_at)}"] + ([f"attempt {job.attempt}"] if job.attempt > 1 else [])
-            st.caption(" · ".join(when))
-        with act:
-            _actions(job, checkpoint)
-        if job.status == JobStatus.queued:
-            st.progress(0.0, text="Queued — waiting for the job runner")
-        elif job.status == JobStatus.running:
-            frac = min(max(job.progress, 0.0), 1.0)
-            st.progress(frac, text=f"{frac:.0%} · {job.message}" if job.message else f"{frac:.0%}")
+        run_header(job, lambda: _actions(job, checkpoint))
+        frac = min(max(job.progress, 0.0), 1.0)
+        run_progress(job, f"{frac:.0%} · {job.message}" if job.message else f"{frac:.0%}")
         if points or job.status == JobStatus.running:
             _numbers(job, points)
             at = step_of(job.message) if job.status == JobStatus.running else None

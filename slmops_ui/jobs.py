@@ -141,3 +141,23 @@ def job_card(job: Job) -> None:
         if log:
             with st.expander("Log (last lines)"):
                 st.code(log[-8000:], language=None)
+
+
+def run_header(job: Job, actions) -> None:
+    """The top of a stage page's run card: title, status, when, and the page's own buttons on the right."""
+    head, act = st.columns([5, 1], vertical_alignment="center")
+    with head:
+        st.markdown(f"**Latest run · #{job.id} {job.title}**")
+        status_badge(job)
+        when = [f"submitted {ago(job.created_at)}"] + ([f"attempt {job.attempt}"] if job.attempt > 1 else [])
+        st.caption(" · ".join(when))
+    with act:
+        actions()
+
+
+def run_progress(job: Job, text: str) -> None:
+    """Queued: an empty bar that says so; running: the bar with the given text."""
+    if job.status == JobStatus.queued:
+        st.progress(0.0, text="Queued — waiting for the job runner")
+    elif job.status == JobStatus.running:
+        st.progress(min(max(job.progress, 0.0), 1.0), text=text)
