@@ -16,6 +16,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "prepare_model": "slmops_engine.stages.prepare_model",
     "synth": "slmops_engine.stages.synth",
     "finetune": "slmops_engine.stages.finetune",
+    "convert": "slmops_engine.stages.convert",
 }
 
 

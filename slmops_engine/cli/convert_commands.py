@@ -1,0 +1,44 @@
+"""`slmops quantize VARIANT --precision int4`: convert a model variant to ONNX with onnxruntime-genai."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..db import init_db
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("quantize", help="convert a model variant to ONNX fp32 / int8 / int4")
+    p.add_argument("variant_id", type=int, help="id of a Hugging Face model variant (base or fine-tuned)")
+    p.add_argument("--precision", choices=["fp32", "int8", "int4", "fp16", "bf16"], default="int4")
+    p.add_argument("--block-size", type=int, choices=[16, 32, 64, 128, 256], default=32, help="int4 block size")
+    p.add_argument("--accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=4)
+    p.add_argument("--asymmetric", action="store_true", help="int4 with zero points")
+    p.add_argument("--wait", action="store_true", help="block until converted; print the new variant id last")
+    p.set_defaults(func=quantize_cmd)
+
+
+def quantize_cmd(args: argparse.Namespace) -> int:
+    from ..optimize.config import ConvertConfig
+    from ..optimize.convert import source_variant
+    from .jobs_run import submit_and_follow
+
+    init_db()
+    src = source_variant(args.variant_id)
+    cfg = ConvertConfig(
+        variant_id=src.id,
+        precision=args.precision,
+        int4_block_size=args.block_size,
+        int4_accuracy_level=args.accuracy_level,
+        int4_symmetric=not args.asymmetric,
+    )
+    job = submit_and_follow("convert", cfg, src.project_id, wait=args.wait, what=f"converting to {args.precision}")
+    if job is None:
+        return 1 if args.wait else 0
+    r = job.result
+    print(
+        f"{args.precision}: {r['size_bytes'] / 1e6:.1f} MB ({r['size_ratio_to_source']:.0%} of the source); "
+        f"model at {r['path']}"
+    )
+    print(r["variant_id"])
+    return 0

@@ -1,0 +1,104 @@
+"""Run onnxruntime-genai's model builder (local folders only, offline) and check what it made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import ModelLoadError
+from .config import ConvertConfig
+
+EXPECTED = ("genai_config.json", "model.onnx", "tokenizer.json")
+
+
+def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "onnxruntime_genai.models.builder",
+        "-i",
+        str(src),
+        "-o",
+        str(out),
+        "-p",
+        cfg.precision,
+        "-e",
+        cfg.execution_provider,
+        "-c",
+        str(cache),
+    ]
+    if cfg.precision == "int4":
+        cmd += [
+            "--extra_options",
+            f"int4_block_size={cfg.int4_block_size}",
+            f"int4_accuracy_level={cfg.int4_accuracy_level}",
+            f"int4_is_symmetric={str(cfg.int4_symmetric).lower()}",
+        ]
+    return cmd
+
+
+def run_builder(cfg: ConvertConfig, src: Path, out: Path, cache: Path, log_path: Path) -> None:
+    """The builder in a child process (its own memory, its log kept); a non-zero exit becomes a clear error."""
+    with open(log_path, "ab") as log:
+        rc = subprocess.run(
+            builder_command(cfg, src, out, cache),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        ).returncode
+    if rc != 0:
+        tail = log_path.read_text(errors="replace")[-600:]
+        raise ModelLoadError(
+            f"The ONNX model builder failed (exit {rc})",
+            f"Its last words: {tail.strip().splitlines()[-1] if tail.strip() else 'none'}. "
+            "The model's architecture may not be supported by onnxruntime-genai.",
+        )
+
+
+def verify_outputs(out: Path, src: Path) -> dict:
+    """The builder can 'succeed' without a usable model (e.g. a 1-token tokenizer): check files and vocabulary."""
+    missing = [f for f in EXPECTED if not (out / f).exists()]
+    if missing:
+        raise ModelLoadError(f"The conversion left out {', '.join(missing)}", "Check the builder log in the job.")
+    genai = json.loads((out / "genai_config.json").read_text())
+    vocab = int(genai["model"]["vocab_size"])
+    tj = json.loads((out / "tokenizer.json").read_text())
+    ids = set(tj.get("model", {}).get("vocab", {}).values()) | {t["id"] for t in tj.get("added_tokens", [])}
+    tok_vocab = max(ids) + 1 if ids else 0
+    # A real tokenizer covers (nearly) the whole embedding; models pad the embedding, never the other way round.
+    if tok_vocab < 0.5 * vocab or tok_vocab > vocab:
+        raise ModelLoadError(
+            f"The converted tokenizer has {tok_vocab} tokens for a model of {vocab}",
+            f"The source folder {src} needs its tokenizer files (tokenizer.json, "
+            "tokenizer_config.json) next to the weights.",
+        )
+    return {"vocab_size": vocab, "tokenizer_vocab": tok_vocab}
+
+
+def generate(path: Path, prompt: str, max_new_tokens: int = 16, chat: bool = True) -> tuple[list[int], str]:
+    """Greedy generation with onnxruntime-genai: (new token ids, text)."""
+    import onnxruntime_genai as og
+
+    model = og.Model(str(path))
+    tok = og.Tokenizer(model)
+    text = prompt
+    if chat:
+        try:
+            text = tok.apply_chat_template(
+                json.dumps([{"role": "user", "content": prompt}]), add_generation_prompt=True
+            )
+        except Exception:  # noqa: BLE001 - no template: use the raw prompt
+            text = prompt
+    ids = tok.encode(text)
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
+    gen = og.Generator(model, params)
+    gen.append_tokens(ids)
+    out: list[int] = []
+    while not gen.is_done():
+        gen.generate_next_token()
+        out.append(int(gen.get_next_tokens()[0]))
+    return out, tok.decode(out)

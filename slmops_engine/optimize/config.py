@@ -1,0 +1,38 @@
+"""Conversion settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..stages.base import StageConfig
+
+Precision = Literal["fp32", "int8", "int4", "fp16", "bf16"]
+GPU_ONLY = {"fp16", "bf16"}  # they build on a CPU but do not generate there
+
+
+class ConvertConfig(StageConfig):
+    """Convert one Hugging Face model variant to an ONNX model that onnxruntime-genai runs."""
+
+    variant_id: int = Field(description="The model variant to convert (base student or fine-tuned, merged).")
+    precision: Precision = Field(
+        "int4",
+        description="int4 is smallest and fastest on a CPU; int8 keeps a little "
+        "more quality; fp32 is the reference. fp16/bf16 need a GPU.",
+    )
+    int4_block_size: Literal[16, 32, 64, 128, 256] = Field(
+        32, description="Weights per quantization block: smaller blocks keep more quality, larger are smaller."
+    )
+    int4_accuracy_level: Literal[0, 1, 2, 3, 4] = Field(
+        4, description="Precision of the int4 matrix products on the CPU (4 = int8 activations, fastest)."
+    )
+    int4_symmetric: bool = Field(True, description="Symmetric quantization (no zero point): a little smaller.")
+    execution_provider: Literal["cpu", "cuda"] = Field("cpu", description="Where the model will run.")
+    verify_prompt: str = Field(
+        "Hello, how can you help me?",
+        min_length=1,
+        max_length=500,
+        description="A prompt the converted model must answer before it is recorded.",
+    )
+    output_name: str | None = Field(None, max_length=200, description="Name of the new model variant.")

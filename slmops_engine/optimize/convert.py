@@ -1,0 +1,101 @@
+"""The conversion run: build, verify (files, vocabulary, a real generation), measure, record the variant."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from sqlmodel import select
+
+from ..db import session_scope
+from ..errors import ConfigError, ModelLoadError, NotFoundError
+from ..models import ModelVariant
+from ..settings import get_settings
+from ..stages.base import Issue, Reporter
+from .builder import generate, run_builder, verify_outputs
+from .config import GPU_ONLY, ConvertConfig
+
+
+def source_variant(variant_id: int) -> ModelVariant:
+    with session_scope() as s:
+        v = s.get(ModelVariant, variant_id)
+    if v is None:
+        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick one on the Optimize page.")
+    if v.format != "hf":
+        raise ConfigError(f"{v.name} is already {v.format}", "Convert the Hugging Face model it came from.")
+    return v
+
+
+def preflight(cfg: ConvertConfig) -> list[Issue]:
+    from ..errors import SlmopsError
+    from ..model_folder import inspect_model_folder
+    from ..sysinfo import system_info
+
+    issues: list[Issue] = []
+    try:
+        inspect_model_folder(source_variant(cfg.variant_id).artifact_path)
+    except SlmopsError as exc:
+        issues.append(Issue(title=exc.message, detail=exc.hint))
+    if (cfg.precision in GPU_ONLY or cfg.execution_provider == "cuda") and not system_info().has_cuda:
+        issues.append(
+            Issue(
+                title=f"{cfg.precision} on {cfg.execution_provider} needs a CUDA GPU",
+                detail="On this machine choose fp32, int8 or int4 for the CPU.",
+            )
+        )
+    return issues
+
+
+def _folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+
+
+def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -> dict:
+    src_variant = source_variant(cfg.variant_id)
+    src = Path(src_variant.artifact_path)
+    from ..model_folder import inspect_model_folder
+
+    inspect_model_folder(src)  # refuses a folder without tokenizer files before the builder makes a 1-token one
+    out = get_settings().models_dir / f"onnx-{job_id or uuid.uuid4().hex[:8]}-{cfg.precision}"
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    cache = (reporter.run_dir or staging) / "builder-cache"
+    log = (reporter.run_dir or get_settings().runs_dir) / "builder.log"
+    reporter.progress(0.05, f"Converting to ONNX {cfg.precision}")
+    t0 = time.perf_counter()
+    run_builder(cfg, src, staging, cache, log)
+    build_s = time.perf_counter() - t0
+    reporter.progress(0.7, "Checking the converted model")
+    facts = verify_outputs(staging, src)
+    tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)
+    if not tokens:
+        raise ModelLoadError("The converted model generated nothing", "Check the builder log; try fp32 to compare.")
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)  # only a verified model appears under its final name
+    size = _folder_size(out)
+    src_size = src_variant.size_bytes or sum(f.stat().st_size for f in src.glob("*.safetensors"))
+    metrics = {
+        "build_seconds": round(build_s, 1),
+        "size_bytes": size,
+        "size_ratio_to_source": round(size / src_size, 4) if src_size else None,
+        "verify_reply": reply,
+        "verify_tokens": len(tokens),
+        **facts,
+    }
+    with session_scope() as s:
+        existing = s.exec(select(ModelVariant).where(ModelVariant.artifact_path == str(out))).first()
+        v = existing or ModelVariant(stage="convert", format="onnx", artifact_path=str(out))
+        v.name = cfg.output_name or f"{src_variant.name} · ONNX {cfg.precision}"
+        v.project_id, v.parent_id, v.precision, v.size_bytes = (
+            src_variant.project_id,
+            src_variant.id,
+            cfg.precision,
+            size,
+        )
+        v.config, v.metrics, v.job_id = cfg.model_dump(mode="json"), metrics, job_id
+        s.add(v)
+    reporter.progress(1.0, f"Ready: {cfg.precision}, {size / 1e6:.1f} MB")
+    return {"variant_id": v.id, "path": str(out), **metrics}

@@ -1,0 +1,97 @@
+"""ONNX conversion with onnxruntime-genai's builder on the tiny fixture model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from slmops_engine.db import session_scope
+from slmops_engine.errors import ModelLoadError
+from slmops_engine.models import ModelVariant
+from slmops_engine.optimize.builder import generate
+from slmops_engine.stages import convert
+from slmops_engine.stages.base import Reporter
+
+
+def hf_variant(path: Path) -> ModelVariant:
+    with session_scope() as s:
+        v = ModelVariant(
+            name="tiny",
+            stage="import",
+            format="hf",
+            artifact_path=str(path),
+            size_bytes=sum(f.stat().st_size for f in path.glob("*.safetensors")),
+        )
+        s.add(v)
+    return v
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8", "int4"])
+def test_each_precision_converts_verifies_and_generates(tiny_model_dir, tmp_path, precision):
+    src = hf_variant(tiny_model_dir)
+    result = convert.run(convert.Config(variant_id=src.id, precision=precision), Reporter(tmp_path / "run"))
+    out = Path(result["path"])
+    assert {"genai_config.json", "model.onnx", "tokenizer.json"} <= {p.name for p in out.iterdir()}
+    assert result["verify_tokens"] > 0 and result["tokenizer_vocab"] == result["vocab_size"]
+    with session_scope() as s:
+        v = s.get(ModelVariant, result["variant_id"])
+    assert (v.stage, v.format, v.precision, v.parent_id) == ("convert", "onnx", precision, src.id)
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_int4_is_smaller_than_fp32(tiny_model_dir, tmp_path):
+    src = hf_variant(tiny_model_dir)
+    sizes = {
+        p: convert.run(convert.Config(variant_id=src.id, precision=p), Reporter(tmp_path / p))["size_bytes"]
+        for p in ("fp32", "int4")
+    }
+    assert sizes["int4"] < 0.6 * sizes["fp32"]
+
+
+def test_fp32_onnx_greedy_output_equals_transformers(tiny_model_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = hf_variant(tiny_model_dir)
+    out = Path(convert.run(convert.Config(variant_id=src.id, precision="fp32"), Reporter(tmp_path / "r"))["path"])
+    prompt = "how do I reset my password"
+    onnx_ids, _ = generate(out, prompt, max_new_tokens=12, chat=False)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        ref = model.generate(**enc, max_new_tokens=12, do_sample=False, min_new_tokens=12)
+    ref_ids = ref[0][enc["input_ids"].shape[1] :].tolist()
+    n = min(len(onnx_ids), len(ref_ids))
+    assert n > 0 and onnx_ids[:n] == ref_ids[:n]
+
+
+def test_folder_without_tokenizer_is_refused(tiny_model_dir, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model_dir, bare)
+    for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        (bare / f).unlink(missing_ok=True)
+    src = hf_variant(bare)
+    cfg = convert.Config(variant_id=src.id, precision="int4")
+    assert any("no tokenizer files" in i.title for i in convert.preflight(cfg))
+    with pytest.raises(ModelLoadError, match="no tokenizer files"):
+        convert.run(cfg, Reporter(tmp_path / "run"))
+
+
+def test_gpu_precisions_are_refused_on_a_cpu_machine(tiny_model_dir):
+    src = hf_variant(tiny_model_dir)
+    issues = convert.preflight(convert.Config(variant_id=src.id, precision="fp16"))
+    assert any("needs a CUDA GPU" in i.title for i in issues)
+
+
+def test_cli_quantize_wait(tiny_model_dir):
+    from tests.test_cli import slmops
+
+    src = hf_variant(tiny_model_dir)
+    r = slmops("quantize", str(src.id), "--precision", "int4", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1].isdigit() and "int4:" in r.stdout
+    r = slmops("quantize", "999", "--wait")
+    assert r.returncode == 2 and "Model variant 999 does not exist" in r.stderr
