@@ -95,3 +95,43 @@ def test_cli_quantize_wait(tiny_model_dir):
     assert r.stdout.strip().splitlines()[-1].isdigit() and "int4:" in r.stdout
     r = slmops("quantize", "999", "--wait")
     assert r.returncode == 2 and "Model variant 999 does not exist" in r.stderr
+
+
+def test_quick_quality_check_and_recommendation(tiny_model_dir, tmp_path):
+    import json
+
+    from slmops_engine.data import import_file
+    from slmops_engine.optimize.convert import recommendation
+    from slmops_engine.optimize.quality import recommend, rouge_l
+
+    f = tmp_path / "v.jsonl"
+    f.write_text(
+        "\n".join(
+            json.dumps({"prompt": f"reset my password {i}", "response": "account please", "split": "validation"})
+            for i in range(4)
+        )
+        + "\n"
+    )
+    ds, _ = import_file(f, project_id=None)
+    src = hf_variant(tiny_model_dir)
+    checks = {}
+    for p in ("fp32", "int4"):
+        r = convert.run(
+            convert.Config(variant_id=src.id, precision=p, check_dataset_id=ds.id, check_rows=4), Reporter(tmp_path / p)
+        )
+        checks[p] = r["quality"]
+    fp32 = checks["fp32"]
+    assert fp32["rows"] == 4 and fp32["perplexity_ratio"] == pytest.approx(1.0, rel=1e-3)  # same model, same numbers
+    assert fp32["onnx"]["tokens_per_s"] > 0 and fp32["source"]["tokens_per_s"] > 0
+    assert checks["int4"]["perplexity_ratio"] > 0 and 0 < checks["int4"]["kept"] <= 1.5
+    assert "recommended" in recommendation(src.id) or "No conversion keeps" in recommendation(src.id)
+    assert rouge_l("the card was charged", "my card was charged twice") == pytest.approx(2 * 0.75 * 0.6 / 1.35)
+    assert (
+        recommend(
+            [
+                {"precision": "int4", "size_ratio": 0.21, "kept": 0.975},
+                {"precision": "int8", "size_ratio": 0.3, "kept": 0.99},
+            ]
+        )
+        == "int4 keeps 98% of quality at 21% of the size — recommended for this machine."
+    )

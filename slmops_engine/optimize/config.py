@@ -35,4 +35,10 @@ class ConvertConfig(StageConfig):
         max_length=500,
         description="A prompt the converted model must answer before it is recorded.",
     )
+    check_dataset_id: int | None = Field(
+        None,
+        description="After converting, compare with the PyTorch source on "
+        "this dataset's validation rows (perplexity, ROUGE-L).",
+    )
+    check_rows: int = Field(16, ge=1, le=1000, description="Rows used by the quick quality check.")
     output_name: str | None = Field(None, max_length=200, description="Name of the new model variant.")

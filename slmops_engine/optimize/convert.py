@@ -72,6 +72,13 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)
     if not tokens:
         raise ModelLoadError("The converted model generated nothing", "Check the builder log; try fp32 to compare.")
+    quality = None
+    if cfg.check_dataset_id is not None:
+        from .quality import quality_kept, quick_check
+
+        reporter.progress(0.8, "Quick quality check against the PyTorch model")
+        quality = quick_check(staging, src, cfg.check_dataset_id, rows=cfg.check_rows)
+        quality["kept"] = round(quality_kept(quality), 4)
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)  # only a verified model appears under its final name
@@ -83,6 +90,7 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         "size_ratio_to_source": round(size / src_size, 4) if src_size else None,
         "verify_reply": reply,
         "verify_tokens": len(tokens),
+        "quality": quality,
         **facts,
     }
     with session_scope() as s:
@@ -99,3 +107,27 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         s.add(v)
     reporter.progress(1.0, f"Ready: {cfg.precision}, {size / 1e6:.1f} MB")
     return {"variant_id": v.id, "path": str(out), **metrics}
+
+
+def conversions_of(source_id: int) -> list[ModelVariant]:
+    with session_scope() as s:
+        return list(
+            s.exec(
+                select(ModelVariant).where(ModelVariant.parent_id == source_id, ModelVariant.stage == "convert")
+            ).all()
+        )
+
+
+def recommendation(source_id: int) -> str:
+    """The plain-language pick among a source's checked conversions."""
+    from .quality import recommend
+
+    rows = [
+        {
+            "precision": v.precision,
+            "size_ratio": v.metrics.get("size_ratio_to_source") or 1.0,
+            "kept": (v.metrics.get("quality") or {}).get("kept"),
+        }
+        for v in conversions_of(source_id)
+    ]
+    return recommend([r for r in rows if r["kept"] is not None])
