@@ -111,7 +111,7 @@ def test_killed_worker_is_marked_failed_and_retry_resumes_from_checkpoint(superv
 
     retry_job(job.id)
     done = wait_for_job(job.id, timeout=TIMEOUT)
-    assert done.status == JobStatus.succeeded
+    assert done.status == JobStatus.succeeded, (done.error_label, done.error_detail)
     assert done.attempt == 2
     assert done.result["started_at_step"] >= reached - 1  # the checkpoint is written after each metric
     steps = [p.step for p in job_metrics(job.id)]

@@ -46,7 +46,9 @@ def run(config: Config, reporter: Reporter) -> dict:
             raise DataError(f"Row {step} is malformed", "Fix the row and retry.")
         time.sleep(config.step_seconds)
         reporter.metric("loss", 1.0 / step, step)
-        state.write_text(json.dumps({"step": step}))  # a checkpoint: retry resumes after it
+        tmp = state.with_suffix(".tmp")  # a checkpoint, written atomically: a kill -9 never leaves half of it
+        tmp.write_text(json.dumps({"step": step}))
+        tmp.replace(state)
         if config.ignore_cancel:
             reporter.progress_value = step / config.steps
         else:
