@@ -159,6 +159,15 @@ def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Pat
 
             assert [d.n_rows for d in list_datasets(project.id)] == [2]
 
+            # The distillation and fine-tuning pages load and guide the operator (no teacher / student chosen yet).
+            for name, guidance in (
+                ("Distill", "Choose the teacher on Models"),
+                ("Fine-tune", "Choose the student on Models"),
+            ):
+                page.get_by_role("link", name=name).first.click()
+                expect(page.get_by_role("heading", name=name)).to_be_visible()
+                expect(page.get_by_role("link", name=guidance)).to_be_visible()
+
             # Jobs: a job run by the app's own supervisor shows up as succeeded, with its metrics chart.
             assert supervisor_pid() is not None, "the app did not start the job supervisor"
             job = submit_job("test_steps", {"steps": 3, "step_seconds": 0.1}, project_id=project.id, title="E2E job")
