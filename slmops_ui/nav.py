@@ -31,6 +31,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("data", "pages/data.py", "Data", ":material/dataset:"),
     PageSpec("distill", "pages/distill.py", "Distill", ":material/school:"),
     PageSpec("finetune", "pages/finetune.py", "Fine-tune", ":material/model_training:"),
+    PageSpec("optimize", "pages/optimize.py", "Optimize", ":material/compress:"),
     PageSpec("jobs", "pages/jobs.py", "Jobs", ":material/pending_actions:"),
 )
 

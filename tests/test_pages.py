@@ -21,7 +21,15 @@ from slmops_engine.teachers import Provider, TeacherConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-PAGES = ["pages/home.py", "pages/models.py", "pages/data.py", "pages/distill.py", "pages/finetune.py", "pages/jobs.py"]
+PAGES = [
+    "pages/home.py",
+    "pages/models.py",
+    "pages/data.py",
+    "pages/distill.py",
+    "pages/finetune.py",
+    "pages/optimize.py",
+    "pages/jobs.py",
+]
 TIMEOUT = 60
 
 

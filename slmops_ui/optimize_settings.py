@@ -1,0 +1,224 @@
+"""The Optimize page's settings: which model, which precisions, the int4 options, the data for the quick quality
+check, the preflight checks and Start (one background job per precision)."""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from slmops_engine.errors import SlmopsError
+from slmops_engine.jobs import submit_job
+from slmops_engine.models import Dataset, ModelVariant, Project
+from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
+from slmops_engine.optimize.views import has_validation
+from slmops_engine.stages.base import Issue
+from slmops_engine.stages.convert import preflight
+from slmops_engine.sysinfo import system_info
+
+from .feedback import flash, show_error, show_validation_error
+from .format import human_bytes
+from .launch import show_issues
+
+PRECISIONS: dict[str, str] = {
+    "int4": "int4 — smallest and fastest on a CPU (recommended)",
+    "int8": "int8 — a little larger, keeps a little more quality",
+    "fp32": "fp32 — full size: the reference to compare with",
+    "fp16": "fp16 — half size, for an NVIDIA GPU",
+    "bf16": "bf16 — half size, for recent NVIDIA GPUs",
+}
+NO_GPU = "Needs an NVIDIA GPU (CUDA) and none was found on this machine: choose int4, int8 or fp32 for the CPU."
+ACCURACY: dict[int, str] = {
+    4: "4 — int8: fastest (recommended)",
+    3: "3 — bf16",
+    2: "2 — fp16",
+    1: "1 — fp32: most exact, slowest",
+    0: "0 — the runtime decides",
+}
+LABELS: dict[str, str] = {
+    "variant_id": "Model to convert",
+    "precision": "Precision",
+    "int4_block_size": "Block size",
+    "int4_accuracy_level": "Arithmetic precision (accuracy level)",
+    "int4_symmetric": "Symmetric",
+    "execution_provider": "Where it will run",
+    "verify_prompt": "Test prompt",
+    "check_dataset_id": "Data for the quick quality check",
+    "check_rows": "Examples to check",
+    "output_name": "Name",
+}
+STAGE_WORDS = {"finetune": "fine-tuned", "import": "base model"}
+
+
+def _help(name: str) -> str:
+    return ConvertConfig.model_fields[name].description or ""
+
+
+def pick_source(project: Project, variants: list[ModelVariant]) -> ModelVariant:
+    """The model to convert (the newest fine-tuned one by default)."""
+    ids = [v.id for v in variants]
+    names = {v.id: f"#{v.id} {v.name} · {STAGE_WORDS[v.stage]} · {human_bytes(v.size_bytes)}" for v in variants}
+    key = f"opt_{project.id}_source"
+    if st.session_state.get(key) not in ids:
+        st.session_state.pop(key, None)
+    pick = st.selectbox(LABELS["variant_id"], ids, format_func=names.__getitem__, key=key, help=_help("variant_id"))
+    return next(v for v in variants if v.id == pick)
+
+
+def _precisions(k: str, has_cuda: bool) -> list[str]:
+    st.markdown("**Precisions** — each one becomes its own model; tick several to compare them.")
+    picked = []
+    cols = st.columns(len(PRECISIONS))
+    for col, (p, label) in zip(cols, PRECISIONS.items(), strict=True):
+        off = p in GPU_ONLY and not has_cuda
+        name, what = label.split(" — ")
+        if col.checkbox(
+            name + (" (GPU only)" if off else ""),
+            value=p == "int4",
+            key=f"{k}_{p}",
+            disabled=off,
+            help=NO_GPU if off else what[:1].upper() + what[1:] + ".",
+        ):
+            picked.append(p)
+    if not has_cuda:
+        st.caption(f":material/memory: fp16 and bf16 are unavailable: {NO_GPU[0].lower()}{NO_GPU[1:]}")
+    return picked
+
+
+def _int4_options(k: str) -> dict:
+    with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
+        st.caption(
+            "**Recommended: block size 32, symmetric, arithmetic level 4.** int4 stores each weight in 4 bits with "
+            "one scale per block of weights: smaller blocks keep more quality, larger blocks make a smaller file."
+        )
+        c1, c2, c3 = st.columns(3)
+        return {
+            "int4_block_size": c1.select_slider(
+                LABELS["int4_block_size"], [16, 32, 64, 128, 256], 32, key=f"{k}_block", help=_help("int4_block_size")
+            ),
+            "int4_accuracy_level": c2.selectbox(
+                LABELS["int4_accuracy_level"],
+                list(ACCURACY),
+                format_func=ACCURACY.__getitem__,
+                key=f"{k}_accuracy",
+                help=_help("int4_accuracy_level"),
+            ),
+            "int4_symmetric": c3.checkbox(
+                LABELS["int4_symmetric"], True, key=f"{k}_symmetric", help=_help("int4_symmetric")
+            ),
+        }
+
+
+def _check_data(k: str, datasets: list[Dataset]) -> dict:
+    ids: list[int | None] = [d.id for d in datasets] + [None]
+    names = {
+        d.id: f"#{d.id} {d.name} · "
+        + (f"{d.info['splits']['validation']} validation examples" if has_validation(d) else "no validation part")
+        for d in datasets
+    }
+    names[None] = "Skip the quality check (faster, no recommendation)"
+    key = f"{k}_check"
+    if key in st.session_state and st.session_state[key] not in ids:
+        st.session_state.pop(key)
+    default = 0 if datasets and has_validation(datasets[0]) else len(ids) - 1
+    c1, c2 = st.columns([3, 1])
+    pick = c1.selectbox(
+        LABELS["check_dataset_id"],
+        ids,
+        index=default,
+        format_func=names.__getitem__,
+        key=key,
+        help="After converting, the new model and the original answer the same examples: how close the answers "
+        "stay (ROUGE-L), how surprised each is by the right answer (perplexity), and how fast each one runs.",
+    )
+    rows = c2.number_input(
+        LABELS["check_rows"], 1, 1000, 16, key=f"{k}_rows", disabled=pick is None, help=_help("check_rows")
+    )
+    if not datasets:
+        st.caption("No data with answers in this project yet: the check needs examples with answers (Data page).")
+    elif pick is not None and not has_validation(next(d for d in datasets if d.id == pick)):
+        st.caption("This data has no validation part: the check uses its first examples instead.")
+    return {"check_dataset_id": pick, "check_rows": int(rows)}
+
+
+def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]) -> list[ConvertConfig] | None:
+    """One validated config per ticked precision ([] when none is ticked, None while a setting is invalid)."""
+    k = f"opt_{project.id}"
+    has_cuda = system_info().has_cuda
+    picked = _precisions(k, has_cuda)
+    common: dict = {}
+    if "int4" in picked:
+        common |= _int4_options(k)
+    common |= _check_data(k, datasets)
+    where = "cpu"
+    if has_cuda:
+        where = st.radio(
+            LABELS["execution_provider"],
+            ["cpu", "cuda"],
+            key=f"{k}_ep",
+            horizontal=True,
+            help=_help("execution_provider"),
+        )
+    with st.expander("Test prompt", icon=":material/chat:"):
+        prompt = st.text_input(
+            LABELS["verify_prompt"],
+            ConvertConfig.model_fields["verify_prompt"].default,
+            key=f"{k}_prompt",
+            help=_help("verify_prompt"),
+        )
+    try:
+        return [
+            ConvertConfig(
+                variant_id=source.id,
+                precision=p,
+                execution_provider="cuda" if p in GPU_ONLY else where,
+                verify_prompt=prompt,
+                **common,
+            )
+            for p in picked
+        ]
+    except ValidationError as exc:
+        show_validation_error(exc, LABELS)
+        return None
+
+
+def _checks(cfgs: list[ConvertConfig]) -> list[Issue]:
+    seen, issues = set(), []
+    for cfg in cfgs:
+        for issue in preflight(cfg):
+            if issue.title not in seen:  # the same model problem once, not once per precision
+                seen.add(issue.title)
+                issues.append(issue)
+    return issues
+
+
+def start_panel(project: Project, source: ModelVariant, cfgs: list[ConvertConfig] | None, busy: bool) -> None:
+    """The preflight checks and Start: submits one background job per ticked precision."""
+    cfgs = cfgs or []
+    blocked = show_issues(_checks(cfgs)) or not cfgs
+    if not cfgs:
+        st.caption("Tick at least one precision.")
+    elif not blocked:
+        st.caption(":material/check_circle: Checks passed: the model folder and its tokenizer are ready.")
+    label = f"Convert to {', '.join(c.precision for c in cfgs)}" if cfgs else "Convert"
+    reason = "These conversions are still going: wait for them, or cancel them above." if busy else None
+    if not st.button(
+        label,
+        type="primary",
+        icon=":material/play_arrow:",
+        key="optimize_start",
+        disabled=blocked or busy,
+        help=reason or ("Fix the problems above first." if blocked else "Runs in the background; you can leave."),
+    ):
+        return
+    ids = []
+    try:
+        for cfg in cfgs:
+            title = f"Convert {source.name} to ONNX {cfg.precision}"
+            ids.append(submit_job("convert", cfg, project_id=project.id, title=title).id)
+    except SlmopsError as exc:
+        show_error(exc)
+        if not ids:
+            return
+    runs = ", ".join(f"#{i}" for i in ids)
+    flash(f"Started {len(ids)} conversion{'s' if len(ids) > 1 else ''} ({runs}). They go on if you leave.", "info")
+    st.rerun()
