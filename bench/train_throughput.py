@@ -3,7 +3,7 @@
 (a) a naive script: the HF Trainer with every example padded to the maximum length and a random sampler;
 (b) the same model, data, steps and LoRA settings through our job engine (a worker process writing progress and
 metrics to the database), which masks the prompt, pads per batch and groups examples of similar length;
-(c) our stage called directly in this process, to measure what the job wrapping costs.
+(c) our stage called directly in a fresh process of its own, to measure what the job wrapping costs.
 Targets: (b) >= 1.2x (a); engine overhead (b vs c) <= 5%. Prints a table, writes bench/results/train_throughput.json.
 Runs on the bundled SmolLM2-135M when it is prepared (else the tiny test model); --model tiny forces the latter."""
 
@@ -68,13 +68,26 @@ def naive(model_dir: Path, dataset_id: int, steps: int, batch: int, max_length: 
     return {"real_tokens": real, "train_seconds": round(secs, 2), "tokens_per_s": round(real / secs, 1)}
 
 
+def direct_child(config_json: str, out: str) -> int:
+    """(c): the stage called directly, without the job engine, in this fresh process."""
+    from slmops_engine.stages import finetune
+    from slmops_engine.stages.base import Reporter
+
+    result = finetune.run(finetune.Config.model_validate_json(config_json), Reporter(Path(tempfile.mkdtemp())))
+    Path(out).write_text(json.dumps(result))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--direct", nargs=2, metavar=("CONFIG_JSON", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.direct:
+        return direct_child(*args.direct)
     os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -85,7 +98,6 @@ def main() -> int:
     from slmops_engine.db import init_db
     from slmops_engine.jobs import get_job, submit_job
     from slmops_engine.stages import finetune
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.stages.prepare_model import bundled_model_path
     from slmops_engine.students import StudentChoice
 
@@ -116,9 +128,18 @@ def main() -> int:
     )
 
     a = naive(model_dir, ds.id, args.steps, args.batch, args.max_length, lr)
-    c = finetune.run(cfg, Reporter(Path(tempfile.mkdtemp())))
-    job = submit_job("finetune", cfg)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The direct call also runs in a fresh process, so that both (b) and (c) start equally cold.
+    out_json = Path(tempfile.mkdtemp()) / "direct.json"
+    subprocess.run(
+        [sys.executable, __file__, "--direct", cfg.model_dump_json(), str(out_json)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    c = json.loads(out_json.read_text())
+    job = submit_job("finetune", cfg)
     subprocess.run(
         [sys.executable, "-m", "slmops_engine.jobs.worker", str(job.id)],
         check=True,
