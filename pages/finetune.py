@@ -10,15 +10,8 @@ from slmops_engine.overview import latest_job
 from slmops_engine.projects import project_student, project_teacher, student_folder
 from slmops_ui import finetune_live, finetune_results, finetune_settings
 from slmops_ui.feedback import show_flash
-from slmops_ui.nav import ensure_frame, page_for
+from slmops_ui.nav import ensure_frame, link_to
 from slmops_ui.project import require_project
-
-
-def _link(key: str, label: str) -> None:
-    page = page_for(key)
-    if page:
-        st.page_link(page.path, label=label, icon=page.icon)
-
 
 ensure_frame()
 project = require_project()
@@ -46,23 +39,23 @@ with train_tab:
             "offline model.",
             icon=":material/neurology:",
         )
-        _link("models", "Choose the student on Models")
+        link_to("models", "Choose the student on Models")
     elif folder is None:
         st.warning(
             f"**The student ({student.label}) is not on this machine yet.** Prepare or download it on the Models page.",
             icon=":material/cloud_off:",
         )
-        _link("models", "Go to Models")
+        link_to("models", "Go to Models")
     elif not trainable:
         if datasets:
             st.info(
                 "Your data has prompts but no answers yet. Let the teacher answer them on the Distill page: the "
                 "student learns from those answers."
             )
-            _link("distill", "Go to Distill")
+            link_to("distill", "Go to Distill")
         else:
             st.info("No data yet: import examples (or load the sample) on the Data page.")
-            _link("data", "Go to Data")
+            link_to("data", "Go to Data")
     else:
         if busy:  # one run at a time: the settings for the next one stay out of the way
             st.caption("One run at a time: when this one ends you can start another below.")
@@ -73,7 +66,7 @@ with train_tab:
         with settings:
             where = "" if student.source == "local" else f" · `{folder}`"
             st.markdown(f"**Student** (the model that learns): {student.label}{where}")
-            _link("models", "Change the student on Models")
+            link_to("models", "Change the student on Models")
             ds = finetune_settings.pick_dataset(project, trainable)
             cfg = finetune_settings.run_settings(project, student, project_teacher(project), ds)
             finetune_settings.start_panel(project, ds, cfg, busy)

@@ -10,15 +10,8 @@ from slmops_engine.finetune.variants import list_variants
 from slmops_engine.optimize.views import check_datasets, convert_jobs, convertible, open_jobs
 from slmops_ui import optimize_live, optimize_results, optimize_settings
 from slmops_ui.feedback import show_flash
-from slmops_ui.nav import ensure_frame, page_for
+from slmops_ui.nav import ensure_frame, link_to
 from slmops_ui.project import require_project
-
-
-def _link(key: str, label: str) -> None:
-    page = page_for(key)
-    if page:
-        st.page_link(page.path, label=label, icon=page.icon)
-
 
 ensure_frame()
 project = require_project()
@@ -37,8 +30,8 @@ if not sources:
         "prepare the bundled offline model on the Models page to convert it as it is.",
         icon=":material/neurology:",
     )
-    _link("finetune", "Go to Fine-tune")
-    _link("models", "Go to Models")
+    link_to("finetune", "Go to Fine-tune")
+    link_to("models", "Go to Models")
     st.stop()
 
 source = optimize_settings.pick_source(project, sources)
@@ -57,4 +50,4 @@ with settings:
     cfgs = optimize_settings.run_settings(project, source, check_datasets(list_datasets(project.id)))
     optimize_settings.start_panel(project, source, cfgs, busy)
 if any(j.status.value == "succeeded" for j in jobs):
-    _link("deploy", "Next: deploy the recommended model")
+    link_to("deploy", "Next: deploy the recommended model")

@@ -15,7 +15,7 @@ from slmops_engine.teachers import PRESETS, Provider, TeacherConfig
 
 from .feedback import show_error, show_failure
 from .format import elapsed, human_duration
-from .jobs import run_header, run_progress
+from .jobs import cancel_button, run_header, run_progress
 from .nav import page_for
 
 SELECT_REVIEW = "_distill_select_review"  # a dataset the Review tab selects on its next run (just made)
@@ -63,14 +63,8 @@ def _recover(action: str, job_id: int) -> None:
 
 def _actions(job_id: int, status: JobStatus, stopping: bool) -> None:
     if not status.finished:
-        cancel = st.button(
-            "Stopping…" if stopping else "Cancel",
-            key=f"distill_cancel_{job_id}",
-            disabled=stopping,
-            icon=":material/stop_circle:",
-            help="Answers received so far stay saved; Retry later continues from there.",
-        )
-        if cancel:
+        help_text = "Answers received so far stay saved; Retry later continues from there."
+        if cancel_button(job_id, stopping, key=f"distill_cancel_{job_id}", help=help_text):
             _recover("cancel", job_id)
     elif status in (JobStatus.failed, JobStatus.cancelled):
         retry = st.button(

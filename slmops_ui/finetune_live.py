@@ -12,7 +12,7 @@ from slmops_engine.models import Job, JobStatus, MetricPoint
 
 from .feedback import show_error, show_failure
 from .format import elapsed, human_duration
-from .jobs import run_header, run_progress
+from .jobs import cancel_button, run_header, run_progress
 
 COLORS = {"loss": "#2563eb", "eval_loss": "#dc2626", "ce_loss": "#0891b2", "kl_loss": "#9333ea"}
 
@@ -29,13 +29,8 @@ def _recover(action: str, job_id: int) -> None:
 def _actions(job: Job, checkpoint: int | None) -> None:
     if not job.status.finished:
         stopping = job.cancel_requested_at is not None
-        if st.button(
-            "Stopping…" if stopping else "Cancel",
-            key=f"finetune_cancel_{job.id}",
-            disabled=stopping,
-            icon=":material/stop_circle:",
-            help="Stops at the end of the current step and keeps a checkpoint: Resume continues from it later.",
-        ):
+        help_text = "Stops at the end of the current step and keeps a checkpoint: Resume continues from it later."
+        if cancel_button(job.id, stopping, key=f"finetune_cancel_{job.id}", help=help_text):
             _recover("cancel", job.id)
     elif job.status in (JobStatus.failed, JobStatus.cancelled):
         where = f"step {checkpoint}" if checkpoint else "the start (no checkpoint was kept yet)"

@@ -161,3 +161,10 @@ def run_progress(job: Job, text: str) -> None:
         st.progress(0.0, text="Queued — waiting for the job runner")
     elif job.status == JobStatus.running:
         st.progress(min(max(job.progress, 0.0), 1.0), text=text)
+
+
+def cancel_button(job_id: int, stopping: bool, *, key: str, help: str | None = None) -> bool:
+    """Cancel, or a disabled 'Stopping…' once asked; True when pressed."""
+    return st.button(
+        "Stopping…" if stopping else "Cancel", key=key, disabled=stopping, icon=":material/stop_circle:", help=help
+    )

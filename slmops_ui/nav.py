@@ -70,3 +70,10 @@ def ensure_frame() -> None:
     st.session_state[_RETRIED] = True
     build_navigation(position="hidden")
     st.rerun()
+
+
+def link_to(key: str, label: str) -> None:
+    """A link to a lifecycle step's page, when that page exists."""
+    page = page_for(key)
+    if page:
+        st.page_link(page.path, label=label, icon=page.icon)

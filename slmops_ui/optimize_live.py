@@ -10,7 +10,7 @@ from slmops_engine.models import Job, JobStatus
 
 from .feedback import show_error, show_failure
 from .format import ago
-from .jobs import progress_text, run_progress, status_badge
+from .jobs import cancel_button, progress_text, run_progress, status_badge
 
 
 def _act(action: str, job_id: int) -> None:
@@ -25,13 +25,8 @@ def _act(action: str, job_id: int) -> None:
 def _actions(job: Job) -> None:
     if not job.status.finished:
         stopping = job.cancel_requested_at is not None
-        if st.button(
-            "Stopping…" if stopping else "Cancel",
-            key=f"optimize_cancel_{job.id}",
-            disabled=stopping,
-            icon=":material/stop_circle:",
-            help="Stops this conversion; nothing half-built is kept.",
-        ):
+        help_text = "Stops this conversion; nothing half-built is kept."
+        if cancel_button(job.id, stopping, key=f"optimize_cancel_{job.id}", help=help_text):
             _act("cancel", job.id)
     elif st.button("Retry", key=f"optimize_retry_{job.id}", icon=":material/replay:", help="Runs it again."):
         _act("retry", job.id)
