@@ -45,8 +45,11 @@ class NotFoundError(SlmopsError):
     label = "Not found"
 
 
-class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error shown as a failure
-    """Raised inside a job when the operator asked it to stop."""
+class JobCancelled(BaseException):  # noqa: N818 - a control-flow signal, not an error shown as a failure
+    """Raised inside a job when the operator asked it to stop (also from the SIGTERM handler, at any line).
+
+    A BaseException, like KeyboardInterrupt: libraries that catch or wrap Exception (SQLAlchemy wraps anything
+    raised during a statement) must let it through, or a cancel would end as an 'unexpected error'."""
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
