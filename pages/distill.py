@@ -10,6 +10,7 @@ from slmops_engine.projects import project_teacher
 from slmops_engine.synth.views import prompt_datasets
 from slmops_ui import distill_live, distill_review, distill_settings
 from slmops_ui.feedback import show_flash
+from slmops_ui.launch import next_run_settings
 from slmops_ui.nav import ensure_frame, page_for
 from slmops_ui.project import require_project
 
@@ -41,13 +42,7 @@ with ask:
         if data:
             st.page_link(data.path, label="Go to Data", icon=data.icon)
     elif teacher is not None:
-        if busy:  # one run at a time: the settings for the next one stay out of the way
-            st.caption("One run at a time: when this one ends you can start another below.")
-            settings = st.expander("Settings for the next run", icon=":material/tune:")
-        else:
-            st.subheader("New run" if latest is None else "Another run")
-            settings = st.container()
-        with settings:
+        with next_run_settings(busy, first_run=latest is None):
             ds = distill_settings.pick_prompts(project, prompts)
             cfg = distill_settings.run_settings(project, teacher, ds)
             distill_settings.start_panel(project, ds, cfg, busy)

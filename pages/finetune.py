@@ -10,6 +10,7 @@ from slmops_engine.overview import latest_job
 from slmops_engine.projects import project_student, project_teacher, student_folder
 from slmops_ui import finetune_live, finetune_results, finetune_settings
 from slmops_ui.feedback import show_flash
+from slmops_ui.launch import next_run_settings
 from slmops_ui.nav import ensure_frame, link_to
 from slmops_ui.project import require_project
 
@@ -57,13 +58,7 @@ with train_tab:
             st.info("No data yet: import examples (or load the sample) on the Data page.")
             link_to("data", "Go to Data")
     else:
-        if busy:  # one run at a time: the settings for the next one stay out of the way
-            st.caption("One run at a time: when this one ends you can start another below.")
-            settings = st.expander("Settings for the next run", icon=":material/tune:")
-        else:
-            st.subheader("New run" if latest is None else "Another run")
-            settings = st.container()
-        with settings:
+        with next_run_settings(busy, first_run=latest is None):
             where = "" if student.source == "local" else f" · `{folder}`"
             st.markdown(f"**Student** (the model that learns): {student.label}{where}")
             link_to("models", "Change the student on Models")

@@ -61,3 +61,12 @@ def start_button(
         return
     flash(started.format(job=job), "info")
     st.rerun()
+
+
+def next_run_settings(busy: bool, first_run: bool):
+    """Where a stage page puts its settings: out of the way (an expander) while a run is going, else in the page."""
+    if busy:  # one run at a time
+        st.caption("One run at a time: when this one ends you can start another below.")
+        return st.expander("Settings for the next run", icon=":material/tune:")
+    st.subheader("New run" if first_run else "Another run")
+    return st.container()
