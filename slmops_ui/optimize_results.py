@@ -132,3 +132,27 @@ def results_panel(source: ModelVariant) -> None:
         "**Perplexity**: how surprised the model is by the right answers. **ROUGE-L**: word overlap of its answers "
         "with the right ones. Speed is measured on this machine."
     )
+    _adapter_sets(conversions)
+
+
+def _adapter_sets(conversions: list[ModelVariant]) -> None:
+    """Multi-adapter conversions: their adapter files and what each one answered to the test prompt."""
+    for v in conversions:
+        adapters = v.metrics.get("adapters") or []
+        if not adapters:
+            continue
+        with st.expander(f"{v.name}: {len(adapters)} switchable adapters", icon=":material/layers:"):
+            st.caption(
+                f"One base of {human_bytes(v.size_bytes)}; each adapter file is switched on when generating. "
+                f"Base model's answer to the test prompt: “{v.metrics.get('verify_reply', '')}”"
+            )
+            table = [
+                {
+                    "Adapter": a["name"],
+                    "File size": human_bytes(a["size_bytes"]),
+                    "Answer to the test prompt": a.get("verify_reply", ""),
+                    "Changes the answer": "yes" if a.get("differs_from_base") else "no",
+                }
+                for a in adapters
+            ]
+            st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")

@@ -7,6 +7,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from slmops_engine.errors import SlmopsError
+from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
@@ -140,15 +141,42 @@ def _check_data(k: str, datasets: list[Dataset]) -> dict:
     return {"check_dataset_id": pick, "check_rows": int(rows)}
 
 
+def _adapters(k: str, source: ModelVariant) -> list[int]:
+    """LoRA fine-tunes of this base, served from one ONNX base (one small adapter file each)."""
+    siblings = adapter_siblings(source.id)
+    if not siblings:
+        return []
+    names = {v.id: f"#{v.id} {v.name}" for v in siblings}
+    picked = st.multiselect(
+        "Adapters to serve from this base (multi-adapter)",
+        list(names),
+        format_func=names.__getitem__,
+        key=f"{k}_{source.id}_adapters",
+        help=_help("adapter_ids"),
+        placeholder="None: convert the base model on its own",
+    )
+    if picked:
+        st.caption(
+            f":material/layers: One ONNX base plus {len(picked)} adapter file{'s' if len(picked) > 1 else ''}: "
+            "each adapter is switched on when generating, without loading another model. The adapter layers stay "
+            "in full precision; the quick quality check applies to single models and is skipped here."
+        )
+    return picked
+
+
 def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]) -> list[ConvertConfig] | None:
     """One validated config per ticked precision ([] when none is ticked, None while a setting is invalid)."""
     k = f"opt_{project.id}"
     has_cuda = system_info().has_cuda
+    adapter_ids = _adapters(k, source)
     picked = _precisions(k, has_cuda)
-    common: dict = {}
+    common: dict = {"adapter_ids": adapter_ids}
     if "int4" in picked:
         common |= _int4_options(k)
-    common |= _check_data(k, datasets)
+    if adapter_ids:
+        common |= {"check_dataset_id": None}
+    else:
+        common |= _check_data(k, datasets)
     where = "cpu"
     if has_cuda:
         where = st.radio(

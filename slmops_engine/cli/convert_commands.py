@@ -14,6 +14,12 @@ def add_parser(sub) -> None:
     p.add_argument("--block-size", type=int, choices=[16, 32, 64, 128, 256], default=32, help="int4 block size")
     p.add_argument("--accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=4)
     p.add_argument("--asymmetric", action="store_true", help="int4 with zero points")
+    p.add_argument(
+        "--adapters",
+        default="",
+        metavar="ID,ID",
+        help="LoRA fine-tunes of VARIANT (a base model) to serve from one ONNX base, one adapter file each",
+    )
     p.add_argument("--wait", action="store_true", help="block until converted; print the new variant id last")
     p.set_defaults(func=quantize_cmd)
 
@@ -31,6 +37,7 @@ def quantize_cmd(args: argparse.Namespace) -> int:
         int4_block_size=args.block_size,
         int4_accuracy_level=args.accuracy_level,
         int4_symmetric=not args.asymmetric,
+        adapter_ids=[int(x) for x in args.adapters.split(",") if x.strip()],
     )
     job = submit_and_follow("convert", cfg, src.project_id, wait=args.wait, what=f"converting to {args.precision}")
     if job is None:
@@ -40,5 +47,7 @@ def quantize_cmd(args: argparse.Namespace) -> int:
         f"{args.precision}: {r['size_bytes'] / 1e6:.1f} MB ({r['size_ratio_to_source']:.0%} of the source); "
         f"model at {r['path']}"
     )
+    for a in r.get("adapters") or []:
+        print(f"adapter {a['name']}: {a['size_bytes'] / 1e6:.2f} MB at {a['file']}")
     print(r["variant_id"])
     return 0

@@ -13,7 +13,7 @@ from .config import ConvertConfig
 EXPECTED = ("genai_config.json", "model.onnx", "tokenizer.json")
 
 
-def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path) -> list[str]:
+def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra: dict | None = None) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -29,21 +29,25 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path) -> li
         "-c",
         str(cache),
     ]
+    options = dict(extra or {})
     if cfg.precision == "int4":
-        cmd += [
-            "--extra_options",
-            f"int4_block_size={cfg.int4_block_size}",
-            f"int4_accuracy_level={cfg.int4_accuracy_level}",
-            f"int4_is_symmetric={str(cfg.int4_symmetric).lower()}",
-        ]
+        options |= {
+            "int4_block_size": cfg.int4_block_size,
+            "int4_accuracy_level": cfg.int4_accuracy_level,
+            "int4_is_symmetric": str(cfg.int4_symmetric).lower(),
+        }
+    if options:
+        cmd += ["--extra_options", *(f"{k}={v}" for k, v in options.items())]
     return cmd
 
 
-def run_builder(cfg: ConvertConfig, src: Path, out: Path, cache: Path, log_path: Path) -> None:
+def run_builder(
+    cfg: ConvertConfig, src: Path, out: Path, cache: Path, log_path: Path, extra: dict | None = None
+) -> None:
     """The builder in a child process (its own memory, its log kept); a non-zero exit becomes a clear error."""
     with open(log_path, "ab") as log:
         rc = subprocess.run(
-            builder_command(cfg, src, out, cache),
+            builder_command(cfg, src, out, cache, extra),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -78,12 +82,18 @@ def verify_outputs(out: Path, src: Path) -> dict:
     return {"vocab_size": vocab, "tokenizer_vocab": tok_vocab}
 
 
-def generate(path: Path, prompt: str, max_new_tokens: int = 16, chat: bool = True) -> tuple[list[int], str]:
-    """Greedy generation with onnxruntime-genai: (new token ids, text)."""
+def generate(
+    path: Path, prompt: str, max_new_tokens: int = 16, chat: bool = True, adapter: Path | None = None
+) -> tuple[list[int], str]:
+    """Greedy generation with onnxruntime-genai: (new token ids, text); `adapter` switches an .onnx_adapter on."""
     import onnxruntime_genai as og
 
     model = og.Model(str(path))
     tok = og.Tokenizer(model)
+    adapters = None
+    if adapter is not None:
+        adapters = og.Adapters(model)
+        adapters.load(str(adapter), adapter.stem)
     text = prompt
     if chat:
         try:
@@ -96,6 +106,8 @@ def generate(path: Path, prompt: str, max_new_tokens: int = 16, chat: bool = Tru
     params = og.GeneratorParams(model)
     params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
     gen = og.Generator(model, params)
+    if adapters is not None:
+        gen.set_active_adapter(adapters, adapter.stem)
     gen.append_tokens(ids)
     out: list[int] = []
     while not gen.is_done():

@@ -16,6 +16,12 @@ class ConvertConfig(StageConfig):
     """Convert one Hugging Face model variant to an ONNX model that onnxruntime-genai runs."""
 
     variant_id: int = Field(description="The model variant to convert (base student or fine-tuned, merged).")
+    adapter_ids: list[int] = Field(
+        default_factory=list,
+        max_length=16,
+        description="LoRA adapters trained on this base to serve from one ONNX base: one small adapter file each, "
+        "switched at generation time. Empty: convert the model on its own.",
+    )
     precision: Precision = Field(
         "int4",
         description="int4 is smallest and fastest on a CPU; int8 keeps a little "

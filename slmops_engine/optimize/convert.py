@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from ..errors import ConfigError, ModelLoadError, NotFoundError
 from ..models import ModelVariant
 from ..settings import get_settings
 from ..stages.base import Issue, Reporter
+from .adapters import build_multi_adapter, check_adapters
 from .builder import generate, run_builder, verify_outputs
 from .config import GPU_ONLY, ConvertConfig
 
@@ -28,6 +30,14 @@ def source_variant(variant_id: int) -> ModelVariant:
     return v
 
 
+def source_adapter(variant_id: int) -> ModelVariant:
+    with session_scope() as s:
+        v = s.get(ModelVariant, variant_id)
+    if v is None:
+        raise NotFoundError(f"Adapter variant {variant_id} does not exist", "Pick the adapters on the Optimize page.")
+    return v
+
+
 def preflight(cfg: ConvertConfig) -> list[Issue]:
     from ..errors import SlmopsError
     from ..model_folder import inspect_model_folder
@@ -38,6 +48,13 @@ def preflight(cfg: ConvertConfig) -> list[Issue]:
         inspect_model_folder(source_variant(cfg.variant_id).artifact_path)
     except SlmopsError as exc:
         issues.append(Issue(title=exc.message, detail=exc.hint))
+    if cfg.adapter_ids:
+        try:
+            base, adapters = source_variant(cfg.variant_id), [source_adapter(i) for i in cfg.adapter_ids]
+            title = "These adapters cannot share one ONNX base"
+            issues += [Issue(title=title, detail=p) for p in check_adapters(base, adapters)]
+        except SlmopsError as exc:
+            issues.append(Issue(title=exc.message, detail=exc.hint))
     if (cfg.precision in GPU_ONLY or cfg.execution_provider == "cuda") and not system_info().has_cuda:
         issues.append(
             Issue(
@@ -49,6 +66,7 @@ def preflight(cfg: ConvertConfig) -> list[Issue]:
 
 
 def _folder_size(path: Path) -> int:
+    """The base model's files (adapter files are counted on their own)."""
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
@@ -65,15 +83,29 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
     log = (reporter.run_dir or get_settings().runs_dir) / "builder.log"
     reporter.progress(0.05, f"Converting to ONNX {cfg.precision}")
     t0 = time.perf_counter()
-    run_builder(cfg, src, staging, cache, log)
+    adapters: list[dict] = []
+    if cfg.adapter_ids:
+        found = [source_adapter(i) for i in cfg.adapter_ids]
+        if problems := check_adapters(src_variant, found):
+            raise ConfigError("These adapters cannot share one ONNX base", " ".join(problems))
+        work = Path(tempfile.mkdtemp(prefix="adapters-", dir=reporter.run_dir or get_settings().runs_dir))
+        try:
+            adapters = build_multi_adapter(cfg, src, staging, work, log, found, reporter.progress)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    else:
+        run_builder(cfg, src, staging, cache, log)
     build_s = time.perf_counter() - t0
     reporter.progress(0.7, "Checking the converted model")
     facts = verify_outputs(staging, src)
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)
     if not tokens:
         raise ModelLoadError("The converted model generated nothing", "Check the builder log; try fp32 to compare.")
+    for a in adapters:  # each adapter must switch on and answer; its reply is kept to show the difference
+        a_tokens, a["verify_reply"] = generate(staging, cfg.verify_prompt, 16, adapter=staging / a["file"])
+        a["differs_from_base"] = a_tokens != tokens
     quality = None
-    if cfg.check_dataset_id is not None:
+    if cfg.check_dataset_id is not None and not adapters:
         from .quality import quality_kept, quick_check
 
         reporter.progress(0.8, "Quick quality check against the PyTorch model")
@@ -91,12 +123,16 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         "verify_reply": reply,
         "verify_tokens": len(tokens),
         "quality": quality,
+        "adapters": adapters,
         **facts,
     }
     with session_scope() as s:
         existing = s.exec(select(ModelVariant).where(ModelVariant.artifact_path == str(out))).first()
         v = existing or ModelVariant(stage="convert", format="onnx", artifact_path=str(out))
-        v.name = cfg.output_name or f"{src_variant.name} · ONNX {cfg.precision}"
+        n = len(adapters)
+        v.name = cfg.output_name or f"{src_variant.name} · ONNX {cfg.precision}" + (
+            f" · {n} adapter{'s' if n > 1 else ''}" if n else ""
+        )
         v.project_id, v.parent_id, v.precision, v.size_bytes = (
             src_variant.project_id,
             src_variant.id,
