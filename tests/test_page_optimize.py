@@ -154,3 +154,30 @@ def test_failed_conversion_shows_label_hint_and_retry(ready) -> None:
     no_exception(at)
     assert get_job(job.id).status == JobStatus.queued
     assert at.button(key=f"optimize_cancel_{job.id}").label == "Cancel"
+
+
+def test_base_with_adapters_offers_a_multi_adapter_conversion(ready, tmp_path) -> None:
+    from tests.test_multi_adapter import make_adapter
+
+    project, source, _ = ready
+    adapters = [make_adapter(source, tmp_path / n, seed=i, name=n) for i, n in enumerate(("billing", "account"), 1)]
+    k = f"opt_{project.id}"
+    at = open_app(PAGE, project.id)
+    at.selectbox(key=f"{k}_source").set_value(source.id).run()  # the fine-tunes come first; pick their base
+    no_exception(at)
+    pick = at.multiselect(key=f"{k}_{source.id}_adapters")
+    assert pick.value == [] and set(pick.options) == {f"#{a.id} {a.name}" for a in adapters}
+    pick.set_value([a.id for a in adapters]).run()
+    no_exception(at)
+    assert "plus 2 adapter files" in texts(at)
+    assert not [s for s in at.selectbox if s.key == f"{k}_check"]  # the single-model check does not apply
+    at.button(key="optimize_start").click().run()
+    no_exception(at)
+    (job,) = _convert_jobs()
+    assert job.config["adapter_ids"] == [a.id for a in adapters] and job.config["check_dataset_id"] is None
+    assert run_job(job.id) == JobStatus.succeeded, get_job(job.id).error_detail
+    at.run()
+    no_exception(at)
+    assert any("2 switchable adapters" in e.label for e in at.expander)
+    table = at.dataframe[-1].value
+    assert list(table["Adapter"]) == [f"a{adapters[0].id}-billing", f"a{adapters[1].id}-account"]
