@@ -1,4 +1,4 @@
-"""SQLModel tables: projects, datasets, model variants (with lineage), jobs and metric points."""
+"""SQLModel tables: projects, datasets, model variants (with lineage), jobs, metric points, deployments."""
 
 from __future__ import annotations
 
@@ -123,3 +123,52 @@ class TeacherAnswer(SQLModel, table=True):
     latency_ms: float = 0.0
     teacher: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeploymentStatus(str, Enum):
+    deploying = "deploying"  # asked for; the model server places and loads it
+    running = "running"  # loaded and answering at its endpoint
+    stopping = "stopping"  # asked to stop; the model server unloads it
+    stopped = "stopped"
+    failed = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (DeploymentStatus.deploying, DeploymentStatus.running)
+
+
+class Deployment(SQLModel, table=True):
+    """An ONNX model variant served by Foundry Local at an OpenAI-compatible endpoint. The model server process
+    carries out what the status asks for (deploying → running, stopping → stopped)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    variant_id: int = Field(foreign_key="modelvariant.id", index=True)
+    name: str = ""
+    model_id: str = Field(default="", description="The id clients send as `model` (Foundry Local's name:version).")
+    status: DeploymentStatus = Field(default=DeploymentStatus.deploying, index=True)
+    endpoint: str = ""
+    prompt_template: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    generation: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    error_label: str | None = None
+    error_hint: str | None = None
+    requests: int = 0
+    last_probe_ms: float | None = None
+    last_probe_ok: bool | None = None
+    last_probe_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ServeEvent(SQLModel, table=True):
+    """One request to a deployment: a chat the app sent, or the model server's health probe."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: int = Field(foreign_key="deployment.id", index=True)
+    kind: str = Field(default="chat", description="chat or probe")
+    ok: bool = True
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    tokens: int = 0
+    error: str | None = None
+    ts: datetime = Field(default_factory=utcnow, index=True)

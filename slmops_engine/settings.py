@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(0.5, ge=0.05, le=10, description="How often the supervisor looks for work.")
     upload_limit_mb: int = Field(200, ge=1, le=10_000, description="Largest data file accepted.")
     executor: str = Field("local", description="Where jobs run: 'local' processes or a 'ray' cluster.")
+    serve_port: int = Field(
+        5282, ge=1024, le=65535, description="Port of the local model server (Foundry Local's OpenAI-compatible API)."
+    )
+    serve_probe_seconds: float = Field(
+        30.0, ge=0.5, le=3600, description="How often the model server checks each deployment answers."
+    )
     ray_address: str | None = Field(None, description="Ray cluster address for the ray executor ('auto' to attach).")
 
     @field_validator("home")
@@ -47,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.home / "datasets"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.home / "serving"
 
     def ensure_dirs(self) -> None:
         for p in (self.home, self.runs_dir, self.models_dir, self.datasets_dir):

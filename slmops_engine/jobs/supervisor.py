@@ -4,24 +4,21 @@ on demand, `slmops worker` runs it in the foreground. ``python -m slmops_engine.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import psutil
 from sqlmodel import col, select
 
 from ..db import session_scope
 from ..models import Job, JobStatus, utcnow
+from ..proclock import HomeLock, holder_pid, start_background
 from ..settings import get_settings
-from .executors import Executor, Handle, make_executor, worker_env
+from .executors import Executor, Handle, make_executor
 from .store import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
 
 log = logging.getLogger("slmops.supervisor")
@@ -32,45 +29,9 @@ DIED_HINT = (
 )
 
 
-def _lock_path() -> Path:
-    return get_settings().home / "supervisor.lock"
-
-
-class SupervisorLock:
-    """An exclusive flock on SLMOPS_HOME/supervisor.lock, released automatically when the process dies."""
-
-    def __init__(self) -> None:
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
 def supervisor_pid() -> int | None:
     """The pid of the running supervisor, or None when there is none."""
-    lock = SupervisorLock()
-    if lock.acquire():
-        lock.release()
-        return None
-    try:
-        return int(_lock_path().read_text().strip() or 0) or None
-    except (OSError, ValueError):
-        return None
+    return holder_pid("supervisor")
 
 
 def is_worker_process(pid: int | None, job_id: int) -> bool:
@@ -211,29 +172,12 @@ class Supervisor:
 
 def ensure_supervisor() -> int | None:
     """Start a background supervisor for this SLMOPS_HOME unless one runs. Returns its pid (None if unknown)."""
-    pid = supervisor_pid()
-    if pid:
-        return pid
-    logf = open(get_settings().home / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "slmops_engine.jobs.supervisor"],
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=worker_env(),
-        start_new_session=True,
-    )
-    logf.close()
-    for _ in range(50):  # wait until it holds the lock, so a second caller does not start another
-        if supervisor_pid() or proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    return supervisor_pid()
+    return start_background("slmops_engine.jobs.supervisor", "supervisor", get_settings().home / "supervisor.log")
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lock = SupervisorLock()
+    lock = HomeLock("supervisor")
     if not lock.acquire():
         print(f"A supervisor already runs for {get_settings().home} (pid {supervisor_pid()}).", file=sys.stderr)
         return 0

@@ -1,0 +1,178 @@
+"""Deployments, as the app and the CLI see them: deploy (idempotent per model), stop, restart, remove, list, and
+the detection of a model server that died. The model server process does the serving (serving/server.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlmodel import col, delete, select
+
+from ..db import session_scope
+from ..errors import ConfigError, NotFoundError, SlmopsError
+from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, utcnow
+from ..proclock import holder_pid, start_background
+from ..settings import get_settings
+from .placement import GENERATION_DEFAULTS, check_servable, default_template, model_id, model_name, unplace
+from .server import LOCK, LOST, update
+from .templates import validate
+
+SERVER_MODULE = "slmops_engine.serving.server"
+
+
+def server_pid() -> int | None:
+    return holder_pid(LOCK)
+
+
+def ensure_server() -> int:
+    pid = start_background(SERVER_MODULE, LOCK, get_settings().serving_dir / "server.log")
+    if not pid:
+        log = get_settings().serving_dir / "server.log"
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        raise SlmopsError("The model server did not start", f"Its log ({log}) ends with: {' '.join(tail) or '—'}")
+    return pid
+
+
+def endpoint() -> str:
+    return f"http://127.0.0.1:{get_settings().serve_port}/v1"
+
+
+def servable_variant(variant_id: int) -> ModelVariant:
+    with session_scope() as s:
+        v = s.get(ModelVariant, variant_id)
+    if v is None:
+        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick an ONNX model on the Deploy page.")
+    if v.format != "onnx":
+        raise ConfigError(f"{v.name} is not an ONNX model", "Convert it on the Optimize page, then deploy the result.")
+    check_servable(Path(v.artifact_path))
+    return v
+
+
+def get_deployment(dep_id: int) -> Deployment:
+    with session_scope() as s:
+        d = s.get(Deployment, dep_id)
+    if d is None:
+        raise NotFoundError(f"Deployment {dep_id} does not exist", "`slmops deployments` lists them.")
+    return d
+
+
+def deploy(
+    variant_id: int,
+    template: dict[str, str] | None = None,
+    generation: dict | None = None,
+    project_id: int | None = None,
+) -> Deployment:
+    """Serve this ONNX model. A model has at most one deployment: deploying it again (new settings, or after a
+    stop or failure) reuses it instead of adding a duplicate."""
+    v = servable_variant(variant_id)
+    template = validate(template) if template else default_template(Path(v.artifact_path))
+    generation = GENERATION_DEFAULTS | {k: x for k, x in (generation or {}).items() if k in GENERATION_DEFAULTS}
+    ensure_server()  # before the row asks for it, so a dead-server check never sees an unserved 'deploying'
+    with session_scope() as s:
+        d = s.exec(select(Deployment).where(Deployment.variant_id == v.id)).first()
+        if d is not None and d.status.active and d.prompt_template == template and d.generation == generation:
+            return d
+        name = model_name(v.id, v.name)
+        d = d or Deployment(variant_id=v.id, model_id=model_id(name), name=v.name)
+        d.project_id = project_id if project_id is not None else v.project_id
+        d.prompt_template, d.generation = template, generation
+        d.status, d.error_label, d.error_hint, d.updated_at = DeploymentStatus.deploying, None, None, utcnow()
+        s.add(d)
+    return d
+
+
+def stop(dep_id: int) -> Deployment:
+    d = get_deployment(dep_id)
+    if d.status.active:
+        update(d.id, status=DeploymentStatus.stopping)
+        if not server_pid():  # nothing serves it: it is stopped already
+            update(d.id, status=DeploymentStatus.stopped)
+    return get_deployment(dep_id)
+
+
+def restart(dep_id: int) -> Deployment:
+    d = get_deployment(dep_id)
+    servable_variant(d.variant_id)
+    ensure_server()
+    update(d.id, status=DeploymentStatus.deploying, error_label=None, error_hint=None)
+    return get_deployment(dep_id)
+
+
+def remove(dep_id: int, timeout: float = 30.0) -> None:
+    """Stop (waiting for the unload), then forget the deployment and its files in Foundry Local's cache."""
+    d = stop(dep_id)
+    if d.status == DeploymentStatus.stopping:
+        d = wait_for(dep_id, {DeploymentStatus.stopped, DeploymentStatus.failed}, timeout)
+    unplace(d.model_id.split(":")[0])
+    with session_scope() as s:
+        s.exec(delete(ServeEvent).where(col(ServeEvent.deployment_id) == dep_id))
+        s.exec(delete(Deployment).where(col(Deployment.id) == dep_id))
+
+
+def check_server() -> None:
+    """A deployment the model server should be serving, with no model server alive, has failed: say so."""
+    if server_pid():
+        return
+    with session_scope() as s:
+        rows = s.exec(
+            select(Deployment).where(
+                col(Deployment.status).in_(
+                    (DeploymentStatus.deploying, DeploymentStatus.running, DeploymentStatus.stopping)
+                )
+            )
+        ).all()
+    for d in rows:
+        if d.status == DeploymentStatus.stopping:
+            update(d.id, DeploymentStatus.stopping, status=DeploymentStatus.stopped)
+        else:
+            update(d.id, d.status, status=DeploymentStatus.failed, **LOST)
+
+
+def list_deployments(project_id: int | None = None) -> list[Deployment]:
+    check_server()
+    with session_scope() as s:
+        q = select(Deployment).order_by(col(Deployment.id))
+        if project_id is not None:
+            q = q.where((Deployment.project_id == project_id) | (col(Deployment.project_id).is_(None)))
+        return list(s.exec(q).all())
+
+
+def wait_for(dep_id: int, statuses: set[DeploymentStatus], timeout: float = 120.0) -> Deployment:
+    deadline = time.monotonic() + timeout
+    while True:
+        check_server()
+        d = get_deployment(dep_id)
+        if d.status in statuses:
+            return d
+        if time.monotonic() > deadline:
+            raise SlmopsError(
+                f"Deployment {dep_id} is still {d.status.value} after {timeout:.0f} s",
+                f"See the model server's log: {get_settings().serving_dir / 'server.log'}",
+            )
+        time.sleep(0.2)
+
+
+def events(dep_id: int, limit: int = 500) -> list[ServeEvent]:
+    """The newest requests and probes of a deployment, oldest first."""
+    with session_scope() as s:
+        q = (
+            select(ServeEvent)
+            .where(ServeEvent.deployment_id == dep_id)
+            .order_by(col(ServeEvent.id).desc())
+            .limit(limit)
+        )
+        return list(s.exec(q).all())[::-1]
+
+
+def stop_server(timeout: float = 15.0) -> None:
+    """Stop the model server (it unloads everything; its deployments show as stopped)."""
+    import os
+    import signal
+
+    pid = server_pid()
+    if not pid:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while server_pid() and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,171 @@
+"""Deployment with the real Foundry Local runtime (foundry-local-sdk, in a model-server process) on tiny int4
+models: deploy → /v1/models → streamed chat with the `openai` client → two at once → stop → remove; idempotent
+deploys; a killed model server reported as failed with a hint; the port in use explained."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+from slmops_engine.db import session_scope
+from slmops_engine.errors import ConfigError, EndpointError
+from slmops_engine.models import Deployment, DeploymentStatus, ModelVariant
+from slmops_engine.serving import deployments as deps
+from slmops_engine.serving.chat import chat
+from slmops_engine.serving.placement import model_folder
+
+RUNNING = {DeploymentStatus.running, DeploymentStatus.failed}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model_dir, tiny_qwen_dir, tmp_path_factory) -> dict[str, Path]:
+    """The tiny llama and qwen2 models as int4 ONNX (built once per session with the real builder)."""
+    from slmops_engine.optimize.builder import run_builder, verify_outputs
+    from slmops_engine.optimize.config import ConvertConfig
+
+    root = tmp_path_factory.mktemp("tiny-onnx")
+    out = {}
+    for arch, src in (("llama", tiny_model_dir), ("qwen2", tiny_qwen_dir)):
+        run_builder(ConvertConfig(variant_id=0), src, root / arch, root / "cache", root / "build.log")
+        verify_outputs(root / arch, src)
+        out[arch] = root / arch
+    return out
+
+
+@pytest.fixture
+def serving(monkeypatch, slmops_home):
+    """A free port for this test's model server, stopped afterwards whatever happened."""
+    from slmops_engine.settings import reset_settings
+
+    monkeypatch.setenv("SLMOPS_SERVE_PORT", str(free_port()))
+    monkeypatch.setenv("SLMOPS_SERVE_PROBE_SECONDS", "1")
+    reset_settings()
+    yield
+    deps.stop_server()
+
+
+def onnx_variant(path: Path, name: str) -> ModelVariant:
+    with session_scope() as s:
+        v = ModelVariant(name=name, stage="convert", format="onnx", precision="int4", artifact_path=str(path))
+        s.add(v)
+    return v
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_deploy_list_stream_two_at_once_stop_and_remove(serving, tiny_onnx):
+    llama = onnx_variant(tiny_onnx["llama"], "tiny llama · ONNX int4")
+    qwen = onnx_variant(tiny_onnx["qwen2"], "tiny qwen · ONNX int4")
+    a = deps.wait_for(deps.deploy(llama.id).id, RUNNING, 60)
+    assert a.status == DeploymentStatus.running, a.error_label
+    assert a.endpoint == deps.endpoint() and a.model_id == f"v{llama.id}-tiny-llama-onnx-int4:1"
+    assert a.model_id in {m["id"] for m in get_json(a.endpoint + "/models")["data"]}
+
+    client = openai.OpenAI(base_url=a.endpoint, api_key="local")
+    stream = client.chat.completions.create(
+        model=a.model_id, messages=[{"role": "user", "content": "hello"}], stream=True, max_tokens=8, temperature=0
+    )
+    pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert len(pieces) >= 1
+
+    b = deps.wait_for(deps.deploy(qwen.id).id, RUNNING, 60)
+    assert b.status == DeploymentStatus.running and b.endpoint == a.endpoint  # one endpoint, two models
+    for d in (a, b):  # both answer at the same time, through the app's logged chat
+        answer = chat(d, [{"role": "user", "content": "reset my password"}], max_tokens=6, temperature=0)
+        text = "".join(answer)
+        assert answer.tokens >= 1 and text and answer.ttft_ms > 0 and answer.error is None
+    assert [d.requests for d in deps.list_deployments()] == [1, 1]
+    assert {e.kind for e in deps.events(a.id)} >= {"chat"}
+
+    deps.wait_for(deps.stop(a.id).id, {DeploymentStatus.stopped}, 30)
+    with pytest.raises(openai.BadRequestError, match="must be loaded"):
+        client.chat.completions.create(model=a.model_id, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+    with pytest.raises(EndpointError, match="not running"):
+        chat(deps.get_deployment(a.id), [{"role": "user", "content": "hi"}])
+    assert "".join(chat(deps.get_deployment(b.id), [{"role": "user", "content": "hi"}], max_tokens=3))  # b serves
+
+    deps.remove(a.id)
+    assert [d.id for d in deps.list_deployments()] == [b.id]
+    assert not model_folder(a.model_id.split(":")[0]).exists()
+
+
+def test_deploying_the_same_model_twice_does_not_duplicate(serving, tiny_onnx):
+    v = onnx_variant(tiny_onnx["llama"], "tiny")
+    first = deps.deploy(v.id)
+    assert deps.deploy(v.id).id == first.id
+    deps.wait_for(first.id, RUNNING, 60)
+    assert deps.deploy(v.id).status == DeploymentStatus.running  # nothing to do: not reloaded
+    again = deps.deploy(v.id, generation={"temperature": 0.7})  # new settings: the same deployment, reloaded
+    assert again.id == first.id and again.status == DeploymentStatus.deploying
+    d = deps.wait_for(first.id, RUNNING, 60)
+    assert d.status == DeploymentStatus.running and d.generation["temperature"] == 0.7
+    genai = json.loads((model_folder(d.model_id.split(":")[0]) / "genai_config.json").read_text())
+    assert genai["search"]["temperature"] == 0.7 and genai["search"]["do_sample"]
+    src_genai = json.loads((tiny_onnx["llama"] / "genai_config.json").read_text())
+    assert src_genai["search"]["temperature"] == 1.0  # the source model is untouched (no write through a link)
+    with session_scope() as s:
+        assert s.query(Deployment).count() == 1
+
+
+def test_a_killed_model_server_shows_as_failed_with_a_hint_and_restarts(serving, tiny_onnx):
+    v = onnx_variant(tiny_onnx["llama"], "tiny")
+    d = deps.wait_for(deps.deploy(v.id).id, RUNNING, 60)
+    deadline = time.monotonic() + 20
+    while deps.get_deployment(d.id).last_probe_ms is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert deps.get_deployment(d.id).last_probe_ok  # the health probe answered
+    assert any(e.kind == "probe" and e.ok for e in deps.events(d.id))
+
+    os.kill(deps.server_pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while deps.server_pid() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (failed,) = deps.list_deployments()
+    assert failed.status == DeploymentStatus.failed
+    assert failed.error_label == "The model server stopped unexpectedly" and "Restart" in failed.error_hint
+    with pytest.raises(EndpointError):
+        "".join(chat(failed, [{"role": "user", "content": "hi"}]))
+
+    back = deps.wait_for(deps.restart(d.id).id, RUNNING, 60)  # the port is free again at once
+    assert back.status == DeploymentStatus.running and back.error_label is None
+    assert "".join(chat(back, [{"role": "user", "content": "hi"}], max_tokens=3))
+
+
+def test_a_port_in_use_and_non_servable_models_are_explained(serving, tiny_onnx, tmp_path, monkeypatch):
+    hf = ModelVariant(name="hf", stage="import", format="hf", artifact_path=str(tmp_path))
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    (multi / "genai_config.json").write_text("{}")
+    (multi / "adapters").mkdir()
+    with session_scope() as s:
+        s.add(hf)
+    with pytest.raises(ConfigError, match="not an ONNX model"):
+        deps.deploy(hf.id)
+    with pytest.raises(ConfigError, match="adapters are switchable inputs"):
+        deps.deploy(onnx_variant(multi, "multi").id)
+
+    from slmops_engine.settings import get_settings
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", get_settings().serve_port))
+        busy.listen()
+        d = deps.wait_for(deps.deploy(onnx_variant(tiny_onnx["llama"], "tiny").id).id, RUNNING, 60)
+    assert d.status == DeploymentStatus.failed
+    assert "could not listen" in d.error_label and "SLMOPS_SERVE_PORT" in d.error_hint
