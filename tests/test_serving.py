@@ -169,3 +169,23 @@ def test_a_port_in_use_and_non_servable_models_are_explained(serving, tiny_onnx,
         d = deps.wait_for(deps.deploy(onnx_variant(tiny_onnx["llama"], "tiny").id).id, RUNNING, 60)
     assert d.status == DeploymentStatus.failed
     assert "could not listen" in d.error_label and "SLMOPS_SERVE_PORT" in d.error_hint
+
+
+def test_cli_deploy_deployments_chat_undeploy(serving, tiny_onnx):
+    from tests.test_cli import slmops
+
+    v = onnx_variant(tiny_onnx["llama"], "tiny")
+    r = slmops("deploy", str(v.id), "--temperature", "0")
+    assert r.returncode == 0, r.stderr
+    dep_id = r.stdout.strip().splitlines()[-1]
+    assert "running" in r.stdout and "/v1" in r.stdout
+    r = slmops("deployments")
+    assert f"v{v.id}-tiny:1" in r.stdout and "running" in r.stdout
+    r = slmops("chat", dep_id, "reset my password", "--max-tokens", "4")
+    assert r.returncode == 0 and r.stdout and "[4 tokens · first after" in r.stderr, r.stderr
+    assert "1 requests" in slmops("deployments").stdout
+    r = slmops("undeploy", dep_id)
+    assert r.returncode == 0 and "removed" in r.stdout
+    assert "no deployments" in slmops("deployments").stdout
+    r = slmops("chat", dep_id, "hi")
+    assert r.returncode == 2 and f"Deployment {dep_id} does not exist" in r.stderr

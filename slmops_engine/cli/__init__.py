@@ -11,7 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from ..errors import SlmopsError, describe_exception
-from . import commands, convert_commands, data_commands, finetune_commands, synth_commands
+from . import commands, convert_commands, data_commands, finetune_commands, serve_commands, synth_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth_commands.add_parser(sub)
     finetune_commands.add_parser(sub)
     convert_commands.add_parser(sub)
+    serve_commands.add_parser(sub)
     return p
 
 
