@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from .db import session_scope
 from .errors import ConfigError, NotFoundError
-from .models import Dataset, Job, JobStatus, ModelVariant, Project
+from .models import Dataset, Deployment, Job, JobStatus, ModelVariant, Project
 from .students import StudentChoice
 from .teachers import TeacherConfig
 
@@ -119,7 +119,9 @@ def lifecycle(project_id: int) -> list[Step]:
             "distill": n_datasets("synth", "review"),
             "finetune": n_variants("finetune"),
             "optimize": n_variants("convert"),
-            "deploy": n_jobs("deploy"),
+            "deploy": s.exec(
+                select(func.count()).select_from(Deployment).where(Deployment.project_id == project_id)
+            ).one(),
             "evaluate": n_jobs("evaluate"),
         }
     teacher, student = project_teacher(p), project_student(p)

@@ -28,6 +28,8 @@ PAGES = [
     "pages/distill.py",
     "pages/finetune.py",
     "pages/optimize.py",
+    "pages/deploy.py",
+    "pages/chat.py",
     "pages/jobs.py",
 ]
 TIMEOUT = 60

@@ -25,39 +25,6 @@ from slmops_engine.serving.placement import model_folder
 RUNNING = {DeploymentStatus.running, DeploymentStatus.failed}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def tiny_onnx(tiny_model_dir, tiny_qwen_dir, tmp_path_factory) -> dict[str, Path]:
-    """The tiny llama and qwen2 models as int4 ONNX (built once per session with the real builder)."""
-    from slmops_engine.optimize.builder import run_builder, verify_outputs
-    from slmops_engine.optimize.config import ConvertConfig
-
-    root = tmp_path_factory.mktemp("tiny-onnx")
-    out = {}
-    for arch, src in (("llama", tiny_model_dir), ("qwen2", tiny_qwen_dir)):
-        run_builder(ConvertConfig(variant_id=0), src, root / arch, root / "cache", root / "build.log")
-        verify_outputs(root / arch, src)
-        out[arch] = root / arch
-    return out
-
-
-@pytest.fixture
-def serving(monkeypatch, slmops_home):
-    """A free port for this test's model server, stopped afterwards whatever happened."""
-    from slmops_engine.settings import reset_settings
-
-    monkeypatch.setenv("SLMOPS_SERVE_PORT", str(free_port()))
-    monkeypatch.setenv("SLMOPS_SERVE_PROBE_SECONDS", "1")
-    reset_settings()
-    yield
-    deps.stop_server()
-
-
 def onnx_variant(path: Path, name: str) -> ModelVariant:
     with session_scope() as s:
         v = ModelVariant(name=name, stage="convert", format="onnx", precision="int4", artifact_path=str(path))
