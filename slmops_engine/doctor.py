@@ -152,7 +152,30 @@ def run_checks() -> list[Check]:
             "" if pid else "The dashboard starts it; or run `slmops worker`.",
         )
     )
+    checks.append(_serving_check(s.serve_port))
     return checks
+
+
+def _serving_check(port: int) -> Check:
+    """The model server runs, or its port is free for it (another program on it would stop every deployment)."""
+    import socket
+
+    from .serving.deployments import server_pid
+
+    pid = server_pid()
+    if pid:
+        return Check("model server", "ok", f"running (pid {pid}) at http://127.0.0.1:{port}/v1")
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return Check(
+                "model server",
+                "warn",
+                f"port {port} is used by another program",
+                "Set SLMOPS_SERVE_PORT to a free port before deploying.",
+            )
+    return Check("model server", "info", f"not running; port {port} is free", "Deploying a model starts it.")
 
 
 def _bundled_check() -> Check:
