@@ -108,3 +108,27 @@ def test_adapters_that_cannot_share_a_base_are_refused(two_adapters, tiny_model_
         assert any(words in i.detail for i in convert.preflight(cfg)), words
         with pytest.raises(ConfigError, match="cannot share one ONNX base"):
             convert.run(cfg, Reporter(tmp_path / f"r{adapter_id}"))
+
+
+def test_chat_in_the_app_switches_adapters_per_answer(two_adapters, tmp_path):
+    from slmops_engine.serving.adapter_chat import AdapterModel, adapter_chat
+
+    base, adapters = two_adapters
+    cfg = convert.Config(variant_id=base.id, precision="int4", adapter_ids=[a.id for a in adapters])
+    result = convert.run(cfg, Reporter(tmp_path / "run"))
+    with session_scope() as s:
+        variant = s.get(ModelVariant, result["variant_id"])
+    model = AdapterModel(variant)
+    assert model.names == [a["name"] for a in result["adapters"]]
+    messages = [{"role": "user", "content": PROMPT}]
+    files = {a["name"]: Path(result["path"]) / a["file"] for a in result["adapters"]}
+    answers = {}
+    for name in [None, *model.names]:
+        answer = adapter_chat(model, messages, name, max_tokens=10)
+        answers[name] = "".join(answer)
+        assert 1 <= answer.tokens <= 10 and answer.ttft_ms > 0 and answer.text == answers[name]
+        _, expected = generate(Path(result["path"]), PROMPT, 10, chat=True, adapter=files.get(name))
+        assert answers[name] == expected  # the same greedy answer as the offline check
+    assert len(set(answers.values())) == 3
+    with pytest.raises(ConfigError, match="No adapter named"):
+        adapter_chat(model, messages, "nope")

@@ -187,3 +187,48 @@ def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Pat
             assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_deploy_and_chat_in_the_browser(app_url: str, serving, tiny_onnx, tmp_path: Path) -> None:
+    """A tiny int4 model deployed from the Deploy page to the real Foundry Local runtime answers on the Chat page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from slmops_engine.db import session_scope
+    from slmops_engine.models import DeploymentStatus, ModelVariant
+    from slmops_engine.serving import deployments as deps
+
+    project = projects.create_project("e2e-deploy")
+    with session_scope() as s:
+        s.add(
+            ModelVariant(
+                project_id=project.id,
+                name="tiny · ONNX int4",
+                stage="convert",
+                format="onnx",
+                precision="int4",
+                artifact_path=str(tiny_onnx["llama"]),
+            )
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            expect.set_options(timeout=UI_TIMEOUT_MS)
+            page.goto(f"{app_url}/deploy?project={project.id}")
+            expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
+            page.get_by_role("button", name="Deploy", exact=True).click()
+            expect(page.get_by_text("Running").first).to_be_visible(timeout=60_000)  # the live list refreshes
+            (d,) = deps.list_deployments()
+            assert d.status == DeploymentStatus.running
+            expect(page.get_by_text(d.endpoint).first).to_be_visible()
+
+            page.get_by_role("link", name="Chat").first.click()
+            expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
+            page.get_by_placeholder("Message").fill("where is my parcel")
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("first token after").first).to_be_visible()
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+            assert deps.get_deployment(d.id).requests == 1
+        finally:
+            browser.close()

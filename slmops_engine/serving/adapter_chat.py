@@ -1,0 +1,102 @@
+"""Chat with a multi-adapter ONNX model in this process (onnxruntime-genai), switching its LoRA adapters per answer.
+
+Foundry Local cannot load a model whose adapters are graph inputs, so such a model is not deployed; onnxruntime-genai
+switches adapters itself (`Adapters` + `Generator.set_active_adapter`), and this is how the operator compares them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..models import ModelVariant
+
+
+class AdapterModel:
+    """One loaded ONNX base with every adapter file of the variant loaded under its name."""
+
+    def __init__(self, variant: ModelVariant) -> None:
+        import onnxruntime_genai as og
+
+        adapters = variant.metrics.get("adapters") or []
+        if variant.format != "onnx" or not adapters:
+            raise ConfigError(f"{variant.name} is not a multi-adapter ONNX model", "Convert a base with adapters.")
+        path = Path(variant.artifact_path)
+        self.og = og
+        self.model = og.Model(str(path))
+        self.tokenizer = og.Tokenizer(self.model)
+        self.adapters = og.Adapters(self.model)
+        self.names: list[str] = []
+        for a in adapters:
+            self.adapters.load(str(path / a["file"]), a["name"])
+            self.names.append(a["name"])
+
+
+class AdapterAnswer:
+    """Iterate for the answer's text pieces; afterwards `tokens`, `ttft_ms`, `tokens_per_s` and `text` are set."""
+
+    def __init__(self, m: AdapterModel, messages: list[dict], adapter: str | None, **options) -> None:
+        if adapter is not None and adapter not in m.names:
+            raise ConfigError(f"No adapter named {adapter}", f"Choose one of: {', '.join(m.names)}.")
+        self.m, self.messages, self.adapter = m, messages, adapter
+        self.max_tokens = int(options.get("max_tokens") or 256)
+        self.temperature = float(options.get("temperature") or 0.0)
+        self.text, self.tokens = "", 0
+        self.ttft_ms: float | None = None
+        self.latency_ms = 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        gen_ms = self.latency_ms - (self.ttft_ms or 0)
+        return (self.tokens - 1) / (gen_ms / 1000) if self.tokens > 1 and gen_ms > 0 else None
+
+    def __iter__(self) -> Iterator[str]:
+        og, m = self.m.og, self.m
+        prompt = m.tokenizer.apply_chat_template(json.dumps(self.messages), add_generation_prompt=True)
+        ids = m.tokenizer.encode(prompt)
+        params = og.GeneratorParams(m.model)
+        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {}
+        params.set_search_options(max_length=len(ids) + self.max_tokens, do_sample=False, **sampling)
+        gen = og.Generator(m.model, params)
+        if self.adapter is not None:
+            gen.set_active_adapter(m.adapters, self.adapter)
+        stream = m.tokenizer.create_stream()
+        t0 = time.perf_counter()
+        gen.append_tokens(ids)
+        try:
+            while not gen.is_done():
+                gen.generate_next_token()
+                piece = stream.decode(int(gen.get_next_tokens()[0]))
+                self.tokens += 1
+                if self.ttft_ms is None:
+                    self.ttft_ms = (time.perf_counter() - t0) * 1000
+                if piece:
+                    self.text += piece
+                    yield piece
+        finally:
+            self.latency_ms = (time.perf_counter() - t0) * 1000
+
+
+def load_adapter_model(variant_id: int) -> AdapterModel:
+    from ..db import session_scope
+    from ..errors import NotFoundError
+
+    with session_scope() as s:
+        v = s.get(ModelVariant, variant_id)
+    if v is None:
+        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick a model on the Chat page.")
+    return AdapterModel(v)
+
+
+def multi_adapter_variants(project_id: int) -> list[ModelVariant]:
+    """ONNX models with switchable adapters, newest first."""
+    from ..finetune.variants import list_variants
+
+    return [v for v in list_variants(project_id, stage="convert") if v.format == "onnx" and v.metrics.get("adapters")]
+
+
+def adapter_chat(m: AdapterModel, messages: list[dict], adapter: str | None, **options) -> AdapterAnswer:
+    """A streaming answer with `adapter` switched on (None: the base model alone)."""
+    return AdapterAnswer(m, messages, adapter, **options)
