@@ -21,13 +21,21 @@ class HomeLock:
         self.name = name
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, wait: float = 1.0) -> bool:
+        """Take the lock, retrying for `wait` seconds: another process may be probing it (holder_pid) just now."""
+        import time
+
         fd = os.open(lock_path(self.name), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -41,15 +49,24 @@ class HomeLock:
 
 
 def holder_pid(name: str) -> int | None:
-    """The pid of the process holding this lock, or None when no process holds it."""
-    lock = HomeLock(name)
-    if lock.acquire():
-        lock.release()
-        return None
+    """The pid of the process holding this lock, or None when no process holds it. Probes without writing."""
+    import time
+
+    fd = os.open(lock_path(name), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        return int(lock_path(name).read_text().strip() or 0) or None
-    except (OSError, ValueError):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            for _ in range(50):  # the holder writes its pid right after locking: give it a moment
+                text = lock_path(name).read_text().strip()
+                if text.isdigit():
+                    return int(text)
+                time.sleep(0.01)
+            return None  # held without a pid after 0.5 s: a starting process; a second one would just exit
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return None
+    finally:
+        os.close(fd)
 
 
 def start_background(module: str, name: str, log_path: Path) -> int | None:

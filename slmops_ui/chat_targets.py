@@ -41,7 +41,9 @@ def adapter_target(v: ModelVariant, adapter: str | None) -> Target:
     def start(messages: list[dict], options: dict):
         return adapter_chat(_adapter_model(v.id, v.artifact_path), messages, adapter, **options)
 
-    return Target(key=f"v{v.id}:{adapter or 'base'}", label=f"{v.name} · {adapter or 'base model'}", open=start)
+    # Greedy by default: two adapters compared on the same message differ by what they learned, not by chance.
+    label = f"{v.name} · {adapter or 'base model'}"
+    return Target(key=f"v{v.id}:{adapter or 'base'}", label=label, open=start, temperature=0.0)
 
 
 def pick_target(

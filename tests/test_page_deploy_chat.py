@@ -4,13 +4,10 @@ answer, compare mode, clear and download."""
 
 from __future__ import annotations
 
-import json
-
 from slmops_engine import projects
 from slmops_engine.db import session_scope
 from slmops_engine.models import DeploymentStatus, ModelVariant
 from slmops_engine.serving import deployments as deps
-from slmops_ui import chat_view
 from tests.test_pages import _live_navigation, _no_supervisor, no_exception, open_app, texts  # noqa: F401
 from tests.test_serving import RUNNING
 
@@ -82,6 +79,7 @@ def test_chat_streams_answers_and_compares_two_deployments(serving, tiny_onnx) -
         assert deps.wait_for(d.id, RUNNING, 60).status == DeploymentStatus.running
     at = open_app("pages/chat.py", p.id)
     no_exception(at)
+    assert at.selectbox(key=f"chat_{p.id}_a").value == f"d{a.id}"
     at.number_input(key=f"chat_{p.id}_max").set_value(5)
     at.chat_input(key=f"chat_{p.id}_input").set_value("reset my password").run()
     no_exception(at)
@@ -90,15 +88,49 @@ def test_chat_streams_answers_and_compares_two_deployments(serving, tiny_onnx) -
 
     at.toggle(key=f"chat_{p.id}_compare").set_value(True).run()
     no_exception(at)
+    assert at.selectbox(key=f"chat_{p.id}_b").value == f"d{b.id}"  # the other deployment by default
     at.chat_input(key=f"chat_{p.id}_input").set_value("where is my parcel").run()
     no_exception(at)
     assert f"#{a.id} {a.name}" in texts(at) and f"#{b.id} {b.name}" in texts(at)
     assert [d.requests for d in deps.list_deployments()] == [2, 1]
-    turns = at.session_state[f"chat_{p.id}_{a.id}_{b.id}"]
-    assert turns[0]["user"] == "where is my parcel" and set(turns[0]["answers"]) == {str(a.id), str(b.id)}
-    exported = json.loads(chat_view.export(turns, deps.list_deployments(), "be brief"))
-    assert exported["system"] == "be brief" and exported["turns"][0]["user"] == "where is my parcel"
+    key = f"chat_{p.id}_d{a.id}|d{b.id}"
+    turns = at.session_state[key]
+    assert turns[0]["user"] == "where is my parcel" and set(turns[0]["answers"]) == {f"d{a.id}", f"d{b.id}"}
     assert [b.label for b in at.get("download_button")] == ["Download"]
     at.button(key="chat_clear").click().run()
     no_exception(at)
-    assert at.session_state[f"chat_{p.id}_{a.id}_{b.id}"] == []
+    assert at.session_state[key] == []
+
+
+def test_chat_switches_the_adapters_of_a_multi_adapter_model(tiny_model_dir, tmp_path) -> None:
+    from slmops_engine.stages import convert
+    from slmops_engine.stages.base import Reporter
+    from tests.test_convert import hf_variant
+    from tests.test_multi_adapter import make_adapter
+
+    p = projects.create_project("router")
+    base = hf_variant(tiny_model_dir)
+    adapters = [make_adapter(base, tmp_path / n, seed=i, name=n) for i, n in enumerate(("billing", "account"), 1)]
+    cfg = convert.Config(variant_id=base.id, precision="int4", adapter_ids=[a.id for a in adapters])
+    result = convert.run(cfg, Reporter(tmp_path / "run"))
+    with session_scope() as s:
+        v = s.get(ModelVariant, result["variant_id"])
+        v.project_id = p.id
+        s.add(v)
+    names = [a["name"] for a in result["adapters"]]
+
+    at = open_app("pages/chat.py", p.id)
+    no_exception(at)
+    k = f"chat_{p.id}"
+    assert at.selectbox(key=f"{k}_a").value == f"v{v.id}"
+    radio = at.radio(key=f"{k}_a_{v.id}_adapter")
+    assert radio.value == names[0] and radio.options[1:] == names
+    at.toggle(key=f"{k}_compare").set_value(True).run()
+    assert at.radio(key=f"{k}_b_{v.id}_adapter").value == names[1]  # the other adapter by default
+    at.number_input(key=f"{k}_max").set_value(6)
+    at.chat_input(key=f"{k}_input").set_value("reset my password").run()
+    no_exception(at)
+    (turn,) = at.session_state[f"{k}_v{v.id}:{names[0]}|v{v.id}:{names[1]}"]
+    one, two = (turn["answers"][f"v{v.id}:{n}"] for n in names)
+    assert one["tokens"] >= 1 and two["tokens"] >= 1 and one["text"] != two["text"]
+    assert "first token after" in texts(at)

@@ -57,8 +57,10 @@ class AdapterAnswer:
         prompt = m.tokenizer.apply_chat_template(json.dumps(self.messages), add_generation_prompt=True)
         ids = m.tokenizer.encode(prompt)
         params = og.GeneratorParams(m.model)
-        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {}
-        params.set_search_options(max_length=len(ids) + self.max_tokens, do_sample=False, **sampling)
+        search = {"max_length": len(ids) + self.max_tokens, "do_sample": self.temperature > 0}
+        if self.temperature > 0:
+            search["temperature"] = self.temperature
+        params.set_search_options(**search)
         gen = og.Generator(m.model, params)
         if self.adapter is not None:
             gen.set_active_adapter(m.adapters, self.adapter)

@@ -189,7 +189,7 @@ def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Pat
             browser.close()
 
 
-def test_deploy_and_chat_in_the_browser(app_url: str, serving, tiny_onnx, tmp_path: Path) -> None:
+def test_deploy_and_chat_in_the_browser(serving, tiny_onnx, app_url: str, tmp_path: Path) -> None:
     """A tiny int4 model deployed from the Deploy page to the real Foundry Local runtime answers on the Chat page."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -218,10 +218,10 @@ def test_deploy_and_chat_in_the_browser(app_url: str, serving, tiny_onnx, tmp_pa
             page.goto(f"{app_url}/deploy?project={project.id}")
             expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
             page.get_by_role("button", name="Deploy", exact=True).click()
-            expect(page.get_by_text("Running").first).to_be_visible(timeout=60_000)  # the live list refreshes
+            expect(page.get_by_text("Deploying tiny · ONNX int4 as")).to_be_visible()
             (d,) = deps.list_deployments()
-            assert d.status == DeploymentStatus.running
-            expect(page.get_by_text(d.endpoint).first).to_be_visible()
+            assert deps.wait_for(d.id, {DeploymentStatus.running, DeploymentStatus.failed}, 60).status == "running"
+            expect(page.get_by_text("Endpoint (OpenAI-compatible)")).to_be_visible()  # the list refreshes by itself
 
             page.get_by_role("link", name="Chat").first.click()
             expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
