@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,22 @@ def test_each_precision_converts_verifies_and_generates(tiny_model_dir, tmp_path
         v = s.get(ModelVariant, result["variant_id"])
     assert (v.stage, v.format, v.precision, v.parent_id) == ("convert", "onnx", precision, src.id)
     assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_int4_options_reach_the_builder_and_asymmetric_works(tiny_model_dir, tmp_path):
+    import onnx
+
+    src = hf_variant(tiny_model_dir)
+    cfg = convert.Config(variant_id=src.id, precision="int4", int4_block_size=16, int4_symmetric=False)
+    result = convert.run(cfg, Reporter(tmp_path / "run"))
+    out = Path(result["path"])
+    model = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    attrs = [{a.name: a.i for a in n.attribute} for n in model.graph.node if n.op_type == "MatMulNBits"]
+    assert attrs and all(a["block_size"] == 16 and a["accuracy_level"] == 4 for a in attrs)
+    assert any(i.name.endswith("zero_points") for i in model.graph.initializer)  # asymmetric: zero points
+    assert result["verify_tokens"] > 0 and result["cpu_threads"] >= 1
+    genai = json.loads((out / "genai_config.json").read_text())
+    assert genai["model"]["decoder"]["session_options"]["intra_op_num_threads"] == result["cpu_threads"]
 
 
 def test_int4_is_smaller_than_fp32(tiny_model_dir, tmp_path):

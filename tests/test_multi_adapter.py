@@ -128,7 +128,8 @@ def test_chat_in_the_app_switches_adapters_per_answer(two_adapters, tmp_path):
         answers[name] = "".join(answer)
         assert 1 <= answer.tokens <= 10 and answer.ttft_ms > 0 and answer.text == answers[name]
         _, expected = generate(Path(result["path"]), PROMPT, 10, chat=True, adapter=files.get(name))
-        assert answers[name] == expected  # the same greedy answer as the offline check
+        # The same greedy answer as the offline check (a streamed answer holds back a cut-off character).
+        assert answers[name] == expected.rstrip("\ufffd")
     assert len(set(answers.values())) == 3
     with pytest.raises(ConfigError, match="No adapter named"):
         adapter_chat(model, messages, "nope")

@@ -31,11 +31,16 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra
     ]
     options = dict(extra or {})
     if cfg.precision == "int4":
+        # onnxruntime-genai 0.18 reads these names; its help still lists `int4_block_size` etc., which it ignores.
         options |= {
-            "int4_block_size": cfg.int4_block_size,
-            "int4_accuracy_level": cfg.int4_accuracy_level,
-            "int4_is_symmetric": str(cfg.int4_symmetric).lower(),
+            "block_size": cfg.int4_block_size,
+            "accuracy_level": cfg.int4_accuracy_level,
+            "is_symmetric": str(cfg.int4_symmetric).lower(),
         }
+        if not cfg.int4_symmetric:  # zero points break the embedding shared with the output layer: keep them apart
+            options["shared_embeddings"] = "false"
+    if "adapter_path" not in options:  # one fused gate/up MatMul: same outputs, a few % faster (not with LoRA)
+        options["fuse_mlp_gate_up"] = "true"
     if options:
         cmd += ["--extra_options", *(f"{k}={v}" for k, v in options.items())]
     return cmd
@@ -60,6 +65,29 @@ def run_builder(
             f"Its last words: {tail.strip().splitlines()[-1] if tail.strip() else 'none'}. "
             "The model's architecture may not be supported by onnxruntime-genai.",
         )
+
+
+def cpu_threads() -> int:
+    """Physical cores: onnxruntime left to itself ran decoding on one thread on a 2-core machine."""
+    import os
+
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def tune_for_this_machine(out: Path) -> int:
+    """Give the CPU session as many threads as this machine has cores (the model runs where it was converted;
+    a deployment sets it again for the machine that serves it)."""
+    path = out / "genai_config.json"
+    genai = json.loads(path.read_text())
+    decoder = genai["model"]["decoder"]
+    threads = cpu_threads()
+    decoder.setdefault("session_options", {})["intra_op_num_threads"] = threads
+    if path.is_symlink() or path.stat().st_nlink > 1:
+        path.unlink()  # never write through a hard link into another model's file
+    path.write_text(json.dumps(genai, indent=4))
+    return threads
 
 
 def verify_outputs(out: Path, src: Path) -> dict:
@@ -88,7 +116,14 @@ def generate(
     """Greedy generation with onnxruntime-genai: (new token ids, text); `adapter` switches an .onnx_adapter on."""
     import onnxruntime_genai as og
 
-    model = og.Model(str(path))
+    try:
+        model = og.Model(str(path))
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"The converted model does not load: {str(exc)[:300]}",
+            "This combination of options is not supported for this model: keep the recommended int4 options, "
+            "or choose int8 / fp32.",
+        ) from exc
     tok = og.Tokenizer(model)
     adapters = None
     if adapter is not None:

@@ -33,7 +33,11 @@ class ConvertConfig(StageConfig):
     int4_accuracy_level: Literal[0, 1, 2, 3, 4] = Field(
         4, description="Precision of the int4 matrix products on the CPU (4 = int8 activations, fastest)."
     )
-    int4_symmetric: bool = Field(True, description="Symmetric quantization (no zero point): a little smaller.")
+    int4_symmetric: bool = Field(
+        True,
+        description="Symmetric quantization (no zero point): smaller. Asymmetric keeps the input embedding table "
+        "apart from the output layer, so the file grows.",
+    )
     execution_provider: Literal["cpu", "cuda"] = Field("cpu", description="Where the model will run.")
     verify_prompt: str = Field(
         "Hello, how can you help me?",

@@ -16,7 +16,7 @@ from ..models import ModelVariant
 from ..settings import get_settings
 from ..stages.base import Issue, Reporter
 from .adapters import build_multi_adapter, check_adapters
-from .builder import generate, run_builder, verify_outputs
+from .builder import generate, run_builder, tune_for_this_machine, verify_outputs
 from .config import GPU_ONLY, ConvertConfig
 
 
@@ -98,6 +98,8 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
     build_s = time.perf_counter() - t0
     reporter.progress(0.7, "Checking the converted model")
     facts = verify_outputs(staging, src)
+    if cfg.execution_provider == "cpu":
+        facts["cpu_threads"] = tune_for_this_machine(staging)
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)
     if not tokens:
         raise ModelLoadError("The converted model generated nothing", "Check the builder log; try fp32 to compare.")
