@@ -32,6 +32,13 @@ def onnx_variant(path: Path, name: str) -> ModelVariant:
     return v
 
 
+def answered(d: Deployment) -> bool:
+    """A short chat completes without an error (what a random tiny model says may be blank)."""
+    answer = chat(d, [{"role": "user", "content": "reset my password"}], max_tokens=3, temperature=0)
+    "".join(answer)
+    return answer.error is None and answer.latency_ms > 0
+
+
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
@@ -66,7 +73,7 @@ def test_deploy_list_stream_two_at_once_stop_and_remove(serving, tiny_onnx):
         client.chat.completions.create(model=a.model_id, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
     with pytest.raises(EndpointError, match="not running"):
         chat(deps.get_deployment(a.id), [{"role": "user", "content": "hi"}])
-    assert "".join(chat(deps.get_deployment(b.id), [{"role": "user", "content": "hi"}], max_tokens=3))  # b serves
+    assert answered(deps.get_deployment(b.id))  # b still serves
 
     deps.remove(a.id)
     assert [d.id for d in deps.list_deployments()] == [b.id]
@@ -112,7 +119,7 @@ def test_a_killed_model_server_shows_as_failed_with_a_hint_and_restarts(serving,
 
     back = deps.wait_for(deps.restart(d.id).id, RUNNING, 60)  # the port is free again at once
     assert back.status == DeploymentStatus.running and back.error_label is None
-    assert "".join(chat(back, [{"role": "user", "content": "hi"}], max_tokens=3))
+    assert answered(back)
 
 
 def test_a_port_in_use_and_non_servable_models_are_explained(serving, tiny_onnx, tmp_path, monkeypatch):
