@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from .settings import get_settings
+
+T = TypeVar("T")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -68,3 +71,14 @@ def dispose_engines() -> None:
         for eng in _engines.values():
             eng.dispose()
         _engines.clear()
+
+
+def get_or_raise(model: type[T], row_id: int, what: str, hint: str) -> T:
+    """The row with this id, or a NotFoundError that says what is missing and where to look."""
+    from .errors import NotFoundError
+
+    with session_scope() as s:
+        row = s.get(model, row_id)
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} does not exist", hint)
+    return row

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from ..db import session_scope
-from ..errors import DataError, NotFoundError
+from ..db import get_or_raise, session_scope
+from ..errors import DataError
 from ..models import Dataset
 from ..settings import get_settings
 
@@ -103,11 +103,7 @@ def save_dataset(
 
 
 def get_dataset(dataset_id: int) -> Dataset:
-    with session_scope() as s:
-        d = s.get(Dataset, dataset_id)
-    if d is None:
-        raise NotFoundError(f"Dataset {dataset_id} does not exist", "List datasets on the Data page.")
-    return d
+    return get_or_raise(Dataset, dataset_id, "Dataset", "List datasets on the Data page.")
 
 
 def list_datasets(project_id: int | None = None) -> list[Dataset]:

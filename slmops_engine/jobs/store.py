@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from ..db import get_engine, session_scope
+from ..db import get_engine, get_or_raise, session_scope
 from ..errors import ConfigError, NotFoundError
 from ..models import ACTIVE_STATUSES, Job, JobStatus, MetricPoint, utcnow
 from ..settings import get_settings
@@ -59,11 +59,7 @@ def submit_job(
 
 
 def get_job(job_id: int) -> Job:
-    with session_scope() as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            raise NotFoundError(f"Job {job_id} does not exist", "List jobs with `slmops jobs list`.")
-        return job
+    return get_or_raise(Job, job_id, "Job", "List jobs with `slmops jobs list`.")
 
 
 def list_jobs(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from ..db import session_scope
-from ..errors import ConfigError, ModelLoadError, NotFoundError
+from ..db import get_or_raise, session_scope
+from ..errors import ConfigError, ModelLoadError
 from ..models import ModelVariant
 from ..settings import get_settings
 from ..stages.base import Issue, Reporter
@@ -21,21 +21,14 @@ from .config import GPU_ONLY, ConvertConfig
 
 
 def source_variant(variant_id: int) -> ModelVariant:
-    with session_scope() as s:
-        v = s.get(ModelVariant, variant_id)
-    if v is None:
-        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick one on the Optimize page.")
+    v = get_or_raise(ModelVariant, variant_id, "Model variant", "Pick one on the Optimize page.")
     if v.format != "hf":
         raise ConfigError(f"{v.name} is already {v.format}", "Convert the Hugging Face model it came from.")
     return v
 
 
 def source_adapter(variant_id: int) -> ModelVariant:
-    with session_scope() as s:
-        v = s.get(ModelVariant, variant_id)
-    if v is None:
-        raise NotFoundError(f"Adapter variant {variant_id} does not exist", "Pick the adapters on the Optimize page.")
-    return v
+    return get_or_raise(ModelVariant, variant_id, "Adapter variant", "Pick the adapters on the Optimize page.")
 
 
 def preflight(cfg: ConvertConfig) -> list[Issue]:

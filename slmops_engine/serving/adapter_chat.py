@@ -82,14 +82,9 @@ class AdapterAnswer:
 
 
 def load_adapter_model(variant_id: int) -> AdapterModel:
-    from ..db import session_scope
-    from ..errors import NotFoundError
+    from ..db import get_or_raise
 
-    with session_scope() as s:
-        v = s.get(ModelVariant, variant_id)
-    if v is None:
-        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick a model on the Chat page.")
-    return AdapterModel(v)
+    return AdapterModel(get_or_raise(ModelVariant, variant_id, "Model variant", "Pick a model on the Chat page."))
 
 
 def multi_adapter_variants(project_id: int) -> list[ModelVariant]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlmodel import col, delete, select
 
-from ..db import session_scope
-from ..errors import ConfigError, NotFoundError, SlmopsError
+from ..db import get_or_raise, session_scope
+from ..errors import ConfigError, SlmopsError
 from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, utcnow
 from ..proclock import holder_pid, start_background
 from ..settings import get_settings
@@ -38,10 +38,7 @@ def endpoint() -> str:
 
 
 def servable_variant(variant_id: int) -> ModelVariant:
-    with session_scope() as s:
-        v = s.get(ModelVariant, variant_id)
-    if v is None:
-        raise NotFoundError(f"Model variant {variant_id} does not exist", "Pick an ONNX model on the Deploy page.")
+    v = get_or_raise(ModelVariant, variant_id, "Model variant", "Pick an ONNX model on the Deploy page.")
     if v.format != "onnx":
         raise ConfigError(f"{v.name} is not an ONNX model", "Convert it on the Optimize page, then deploy the result.")
     check_servable(Path(v.artifact_path))
@@ -49,11 +46,7 @@ def servable_variant(variant_id: int) -> ModelVariant:
 
 
 def get_deployment(dep_id: int) -> Deployment:
-    with session_scope() as s:
-        d = s.get(Deployment, dep_id)
-    if d is None:
-        raise NotFoundError(f"Deployment {dep_id} does not exist", "`slmops deployments` lists them.")
-    return d
+    return get_or_raise(Deployment, dep_id, "Deployment", "`slmops deployments` lists them.")
 
 
 def deploy(

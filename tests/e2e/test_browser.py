@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -109,7 +110,9 @@ def app_url(slmops_home: Path, tmp_path: Path) -> Iterator[str]:
             _stop(pid)
 
 
-def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Path) -> None:
+@contextmanager
+def browser_page() -> Iterator:
+    """A page of Debian's headless Chromium with the suite's timeouts."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -118,80 +121,86 @@ def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Pat
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(UI_TIMEOUT_MS)
             expect.set_options(timeout=UI_TIMEOUT_MS)
-
-            # Home: create a project.
-            page.goto(app_url)
-            expect(page.get_by_role("heading", name="SLMOps Studio")).to_be_visible()
-            page.get_by_label("Project name").fill("e2e-router")
-            page.get_by_label("Goal, in one sentence").fill("Route messages to billing or sales.")
-            page.get_by_role("button", name="Create project").click()
-            expect(page.get_by_text("Project 'e2e-router' created.")).to_be_visible()
-            expect(page.get_by_role("heading", name="e2e-router")).to_be_visible()
-            [project] = projects.list_projects()
-            assert project.name == "e2e-router"
-            expect(page).to_have_url(f"{app_url}/?project={project.id}")
-
-            # Models: the catalog with memory estimates for this machine.
-            page.get_by_role("link", name="Models").first.click()
-            expect(page.get_by_role("heading", name="Models")).to_be_visible()
-            page.get_by_role("tab", name="Student").click()
-            # The grid draws on a canvas; its cells live in an accessibility table behind it.
-            cells = page.locator("[data-testid=stDataFrame] [role=gridcell]")
-            expect(cells.filter(has_text="SmolLM2 135M Instruct")).to_be_attached()
-            expect(cells.filter(has_text="Qwen2.5 0.5B Instruct")).to_be_attached()
-            expect(cells.filter(has_text=" GB").first).to_be_attached()  # memory estimates
-            expect(page.get_by_role("button", name="Use as student")).to_be_visible()
-            assert f"project={project.id}" in page.url  # the selection survives page switches
-
-            # Data: upload a file, validate it, import it.
-            page.get_by_role("link", name="Data").first.click()
-            expect(page.get_by_role("heading", name="Data")).to_be_visible()
-            upload = tmp_path / "tickets.jsonl"
-            upload.write_text(
-                '{"prompt": "my parcel never came", "response": "shipping"}\n'
-                '{"prompt": "charged twice", "response": "billing"}\n'
-            )
-            page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(upload))
-            page.get_by_role("button", name="Validate every row").click()
-            page.get_by_role("button", name="Import 2 rows").click()
-            expect(page.get_by_text("Dataset “tickets” stored: 2 rows.")).to_be_visible()
-            from slmops_engine.data import list_datasets
-
-            assert [d.n_rows for d in list_datasets(project.id)] == [2]
-
-            # The distillation and fine-tuning pages load and guide the operator (no teacher / student chosen yet).
-            for name, guidance in (
-                ("Distill", "Choose the teacher on Models"),
-                ("Fine-tune", "Choose the student on Models"),
-            ):
-                page.get_by_role("link", name=name).first.click()
-                expect(page.get_by_role("heading", name=name)).to_be_visible()
-                expect(page.get_by_role("link", name=guidance)).to_be_visible()
-
-            # Jobs: a job run by the app's own supervisor shows up as succeeded, with its metrics chart.
-            assert supervisor_pid() is not None, "the app did not start the job supervisor"
-            job = submit_job("test_steps", {"steps": 3, "step_seconds": 0.1}, project_id=project.id, title="E2E job")
-            assert wait_for_job(job.id, timeout=60).status == JobStatus.succeeded
-            page.get_by_role("link", name="Jobs").first.click()
-            expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
-            expect(page.get_by_text(f"#{job.id} · E2E job")).to_be_visible()
-            expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-
-            # A reload keeps the selected project.
-            page.reload()
-            expect(page.get_by_text("Showing project e2e-router")).to_be_visible()
-
-            shot = tmp_path / "jobs.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
+            yield page
         finally:
             browser.close()
 
 
+def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page() as page:
+        # Home: create a project.
+        page.goto(app_url)
+        expect(page.get_by_role("heading", name="SLMOps Studio")).to_be_visible()
+        page.get_by_label("Project name").fill("e2e-router")
+        page.get_by_label("Goal, in one sentence").fill("Route messages to billing or sales.")
+        page.get_by_role("button", name="Create project").click()
+        expect(page.get_by_text("Project 'e2e-router' created.")).to_be_visible()
+        expect(page.get_by_role("heading", name="e2e-router")).to_be_visible()
+        [project] = projects.list_projects()
+        assert project.name == "e2e-router"
+        expect(page).to_have_url(f"{app_url}/?project={project.id}")
+
+        # Models: the catalog with memory estimates for this machine.
+        page.get_by_role("link", name="Models").first.click()
+        expect(page.get_by_role("heading", name="Models")).to_be_visible()
+        page.get_by_role("tab", name="Student").click()
+        # The grid draws on a canvas; its cells live in an accessibility table behind it.
+        cells = page.locator("[data-testid=stDataFrame] [role=gridcell]")
+        expect(cells.filter(has_text="SmolLM2 135M Instruct")).to_be_attached()
+        expect(cells.filter(has_text="Qwen2.5 0.5B Instruct")).to_be_attached()
+        expect(cells.filter(has_text=" GB").first).to_be_attached()  # memory estimates
+        expect(page.get_by_role("button", name="Use as student")).to_be_visible()
+        assert f"project={project.id}" in page.url  # the selection survives page switches
+
+        # Data: upload a file, validate it, import it.
+        page.get_by_role("link", name="Data").first.click()
+        expect(page.get_by_role("heading", name="Data")).to_be_visible()
+        upload = tmp_path / "tickets.jsonl"
+        upload.write_text(
+            '{"prompt": "my parcel never came", "response": "shipping"}\n'
+            '{"prompt": "charged twice", "response": "billing"}\n'
+        )
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(upload))
+        page.get_by_role("button", name="Validate every row").click()
+        page.get_by_role("button", name="Import 2 rows").click()
+        expect(page.get_by_text("Dataset “tickets” stored: 2 rows.")).to_be_visible()
+        from slmops_engine.data import list_datasets
+
+        assert [d.n_rows for d in list_datasets(project.id)] == [2]
+
+        # The distillation and fine-tuning pages load and guide the operator (no teacher / student chosen yet).
+        for name, guidance in (
+            ("Distill", "Choose the teacher on Models"),
+            ("Fine-tune", "Choose the student on Models"),
+        ):
+            page.get_by_role("link", name=name).first.click()
+            expect(page.get_by_role("heading", name=name)).to_be_visible()
+            expect(page.get_by_role("link", name=guidance)).to_be_visible()
+
+        # Jobs: a job run by the app's own supervisor shows up as succeeded, with its metrics chart.
+        assert supervisor_pid() is not None, "the app did not start the job supervisor"
+        job = submit_job("test_steps", {"steps": 3, "step_seconds": 0.1}, project_id=project.id, title="E2E job")
+        assert wait_for_job(job.id, timeout=60).status == JobStatus.succeeded
+        page.get_by_role("link", name="Jobs").first.click()
+        expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+        expect(page.get_by_text(f"#{job.id} · E2E job")).to_be_visible()
+        expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+
+        # A reload keeps the selected project.
+        page.reload()
+        expect(page.get_by_text("Showing project e2e-router")).to_be_visible()
+
+        shot = tmp_path / "jobs.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+
+
 def test_deploy_and_chat_in_the_browser(serving, tiny_onnx, app_url: str, tmp_path: Path) -> None:
     """A tiny int4 model deployed from the Deploy page to the real Foundry Local runtime answers on the Chat page."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from slmops_engine.db import session_scope
     from slmops_engine.models import DeploymentStatus, ModelVariant
@@ -209,26 +218,19 @@ def test_deploy_and_chat_in_the_browser(serving, tiny_onnx, app_url: str, tmp_pa
                 artifact_path=str(tiny_onnx["llama"]),
             )
         )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            expect.set_options(timeout=UI_TIMEOUT_MS)
-            page.goto(f"{app_url}/deploy?project={project.id}")
-            expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
-            page.get_by_role("button", name="Deploy", exact=True).click()
-            expect(page.get_by_text("Deploying tiny · ONNX int4 as")).to_be_visible()
-            (d,) = deps.list_deployments()
-            assert deps.wait_for(d.id, {DeploymentStatus.running, DeploymentStatus.failed}, 60).status == "running"
-            expect(page.get_by_text("Endpoint (OpenAI-compatible)")).to_be_visible()  # the list refreshes by itself
+    with browser_page() as page:
+        page.goto(f"{app_url}/deploy?project={project.id}")
+        expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Deploy", exact=True).click()
+        expect(page.get_by_text("Deploying tiny · ONNX int4 as")).to_be_visible()
+        (d,) = deps.list_deployments()
+        assert deps.wait_for(d.id, {DeploymentStatus.running, DeploymentStatus.failed}, 60).status == "running"
+        expect(page.get_by_text("Endpoint (OpenAI-compatible)")).to_be_visible()  # the list refreshes by itself
 
-            page.get_by_role("link", name="Chat").first.click()
-            expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
-            page.get_by_placeholder("Message").fill("where is my parcel")
-            page.keyboard.press("Enter")
-            expect(page.get_by_text("first token after").first).to_be_visible()
-            expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
-            assert deps.get_deployment(d.id).requests == 1
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Chat").first.click()
+        expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
+        page.get_by_placeholder("Message").fill("where is my parcel")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("first token after").first).to_be_visible()
+        expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+        assert deps.get_deployment(d.id).requests == 1
