@@ -133,3 +133,14 @@ def test_chat_in_the_app_switches_adapters_per_answer(two_adapters, tmp_path):
     assert len(set(answers.values())) == 3
     with pytest.raises(ConfigError, match="No adapter named"):
         adapter_chat(model, messages, "nope")
+
+
+def test_olive_finding_no_lora_layers_is_an_error_not_a_silent_success(tiny_model_dir, tmp_path):
+    from slmops_engine.errors import ModelLoadError
+    from slmops_engine.optimize.adapters import extract_adapter
+    from slmops_engine.optimize.builder import run_builder
+
+    plain = tmp_path / "plain"
+    run_builder(convert.Config(variant_id=0, precision="fp32"), tiny_model_dir, plain, tmp_path / "c", tmp_path / "log")
+    with pytest.raises(ModelLoadError, match="Olive found no LoRA layers"):
+        extract_adapter(plain, tmp_path / "out", tmp_path / "olive.log")  # Olive itself exits 0 here
