@@ -118,7 +118,7 @@ def test_chat_in_the_app_switches_adapters_per_answer(two_adapters, tmp_path):
     result = convert.run(cfg, Reporter(tmp_path / "run"))
     with session_scope() as s:
         variant = s.get(ModelVariant, result["variant_id"])
-    model = AdapterModel(variant)
+    model = AdapterModel.from_variant(variant)
     assert model.names == [a["name"] for a in result["adapters"]]
     messages = [{"role": "user", "content": PROMPT}]
     files = {a["name"]: Path(result["path"]) / a["file"] for a in result["adapters"]}

@@ -15,23 +15,26 @@ from ..models import ModelVariant
 
 
 class AdapterModel:
-    """One loaded ONNX base with every adapter file of the variant loaded under its name."""
+    """One loaded ONNX model with each of its adapter files loaded under its name (none: a plain model)."""
 
-    def __init__(self, variant: ModelVariant) -> None:
+    def __init__(self, path: Path, adapters: list[dict] | None = None) -> None:
         import onnxruntime_genai as og
 
-        adapters = variant.metrics.get("adapters") or []
-        if variant.format != "onnx" or not adapters:
-            raise ConfigError(f"{variant.name} is not a multi-adapter ONNX model", "Convert a base with adapters.")
-        path = Path(variant.artifact_path)
         self.og = og
         self.model = og.Model(str(path))
         self.tokenizer = og.Tokenizer(self.model)
-        self.adapters = og.Adapters(self.model)
+        self.adapters = og.Adapters(self.model) if adapters else None
         self.names: list[str] = []
-        for a in adapters:
+        for a in adapters or []:
             self.adapters.load(str(path / a["file"]), a["name"])
             self.names.append(a["name"])
+
+    @classmethod
+    def from_variant(cls, variant: ModelVariant) -> AdapterModel:
+        adapters = variant.metrics.get("adapters") or []
+        if variant.format != "onnx" or not adapters:
+            raise ConfigError(f"{variant.name} is not a multi-adapter ONNX model", "Convert a base with adapters.")
+        return cls(Path(variant.artifact_path), adapters)
 
 
 class AdapterAnswer:
@@ -84,7 +87,9 @@ class AdapterAnswer:
 def load_adapter_model(variant_id: int) -> AdapterModel:
     from ..db import get_or_raise
 
-    return AdapterModel(get_or_raise(ModelVariant, variant_id, "Model variant", "Pick a model on the Chat page."))
+    return AdapterModel.from_variant(
+        get_or_raise(ModelVariant, variant_id, "Model variant", "Pick a model on the Chat page.")
+    )
 
 
 def multi_adapter_variants(project_id: int) -> list[ModelVariant]:

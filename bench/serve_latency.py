@@ -1,0 +1,123 @@
+"""Serving latency: the same int4 model answering the same prompts in this process (onnxruntime-genai) and through
+a Foundry Local deployment (the model server, its OpenAI-compatible endpoint, the `openai` client, streaming).
+
+Shows what the serving layer costs: time to first token, tokens/s and the time to deploy. Prints a table and writes
+bench/results/serve_latency.json (--model tiny|bundled, default bundled when it is prepared)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PROMPTS = [
+    "My card was charged twice for Plus this month.",
+    "The thermostat will not connect to Wi-Fi.",
+    "Where is my parcel? It was due on Monday.",
+    "How do I reset my password?",
+]
+
+
+def in_process(path: Path, new_tokens: int) -> dict:
+    from slmops_engine.serving.adapter_chat import AdapterModel, adapter_chat
+
+    m = AdapterModel(path)  # the in-app chat path, without adapters
+    return _measure(lambda msgs: adapter_chat(m, msgs, None, max_tokens=new_tokens, temperature=0))
+
+
+def served(dep, new_tokens: int) -> dict:
+    from slmops_engine.serving.chat import chat
+
+    return _measure(lambda msgs: chat(dep, msgs, max_tokens=new_tokens, temperature=0))
+
+
+def _measure(start) -> dict:
+    start([{"role": "user", "content": "warm up"}]).__iter__().__next__()  # first call pays one-off setup
+    ttft, speed, total = [], [], []
+    for p in PROMPTS * 2:
+        answer = start([{"role": "user", "content": p}])
+        t0 = time.perf_counter()
+        "".join(answer)
+        total.append(time.perf_counter() - t0)
+        ttft.append(answer.ttft_ms)
+        if answer.tokens_per_s:
+            speed.append(answer.tokens_per_s)
+    return {
+        "ttft_ms": round(statistics.median(ttft), 1),
+        "tokens_per_s": round(statistics.median(speed), 1) if speed else None,
+        "answer_s": round(statistics.median(total), 3),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
+    ap.add_argument("--new-tokens", type=int, default=32)
+    args = ap.parse_args()
+    os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        os.environ["SLMOPS_SERVE_PORT"] = str(s.getsockname()[1])
+    import logging
+
+    logging.disable(logging.WARNING)
+    from slmops_engine.db import init_db, session_scope
+    from slmops_engine.models import DeploymentStatus, ModelVariant
+    from slmops_engine.serving import deployments as deps
+    from slmops_engine.stages import convert
+    from slmops_engine.stages.base import Reporter
+    from slmops_engine.stages.prepare_model import bundled_model_path
+
+    init_db()
+    src = None if args.model == "tiny" else bundled_model_path()
+    if src is None:
+        from tests.support.tiny_model import build_tiny_model
+
+        src = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", hidden=256, layers=4)
+    with session_scope() as s:
+        v = ModelVariant(name=src.name, stage="import", format="hf", artifact_path=str(src))
+        s.add(v)
+    r = convert.run(convert.Config(variant_id=v.id, precision="int4"), Reporter(Path(tempfile.mkdtemp())))
+    local = in_process(Path(r["path"]), args.new_tokens)
+    t0 = time.perf_counter()
+    dep = deps.wait_for(deps.deploy(r["variant_id"]).id, {DeploymentStatus.running, DeploymentStatus.failed}, 300)
+    deploy_s = time.perf_counter() - t0
+    try:
+        if dep.status != DeploymentStatus.running:
+            print(f"deployment failed: {dep.error_label} — {dep.error_hint}")
+            return 1
+        remote = served(dep, args.new_tokens)
+    finally:
+        deps.stop_server()
+    rows = {"in process (onnxruntime-genai)": local, "Foundry Local endpoint (openai client)": remote}
+    print(f"model {src.name} int4; {args.new_tokens} new tokens; median of {2 * len(PROMPTS)} answers")
+    print(f"deploy (model server start + place + load): {deploy_s:.1f} s")
+    print(f"{'path':<40} {'TTFT ms':>9} {'tokens/s':>9} {'answer s':>9}")
+    for name, m in rows.items():
+        print(f"{name:<40} {m['ttft_ms']:>9} {m['tokens_per_s'] or '—':>9} {m['answer_s']:>9}")
+    out = {"model": src.name, "new_tokens": args.new_tokens, "deploy_seconds": round(deploy_s, 2)}
+    for key, m in (("in_process", local), ("served", remote)):
+        out |= {f"{key}_{k}": v for k, v in m.items()}
+    if local["tokens_per_s"] and remote["tokens_per_s"]:
+        out["served_speed_ratio"] = round(remote["tokens_per_s"] / local["tokens_per_s"], 3)
+        out["served_extra_ttft_ms"] = round(remote["ttft_ms"] - local["ttft_ms"], 1)
+        print(
+            f"served / in process: {out['served_speed_ratio']:.2f}x tokens/s, "
+            f"{out['served_extra_ttft_ms']:+.1f} ms to the first token"
+        )
+    dest = ROOT / "bench" / "results" / "serve_latency.json"
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {dest.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
