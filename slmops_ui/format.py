@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from slmops_engine.catalog import Fit
-from slmops_engine.models import JobStatus
+from slmops_engine.models import JobStatus, as_utc
 from slmops_engine.sysinfo import human_bytes
 
 __all__ = ["FIT_CSS", "FIT_MARK", "STATUS_STYLE", "ago", "fit_cell", "fit_legend", "human_bytes", "human_duration"]
@@ -49,16 +49,11 @@ def human_duration(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; the engine always writes UTC.
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def ago(dt: datetime | None, now: datetime | None = None) -> str:
     """'just now', '5 min ago', '3 h ago', '2 days ago'."""
     if dt is None:
         return ""
-    secs = ((now or datetime.now(timezone.utc)) - _aware(dt)).total_seconds()
+    secs = ((now or datetime.now(timezone.utc)) - as_utc(dt)).total_seconds()
     if secs < 45:
         return "just now"
     if secs < 3600:
@@ -72,4 +67,4 @@ def elapsed(start: datetime | None, end: datetime | None = None) -> float | None
     """Seconds from start to end (or now)."""
     if start is None:
         return None
-    return ((_aware(end) if end else datetime.now(timezone.utc)) - _aware(start)).total_seconds()
+    return ((as_utc(end) if end else datetime.now(timezone.utc)) - as_utc(start)).total_seconds()

@@ -163,3 +163,21 @@ def test_cli_deploy_deployments_chat_undeploy(serving, tiny_onnx):
     assert "no deployments" in slmops("deployments").stdout
     r = slmops("chat", dep_id, "hi")
     assert r.returncode == 2 and f"Deployment {dep_id} does not exist" in r.stderr
+
+
+def test_a_deployment_asked_for_moments_ago_is_not_called_lost(tiny_onnx):
+    from datetime import timedelta
+
+    from slmops_engine.models import utcnow
+
+    v = onnx_variant(tiny_onnx["llama"], "tiny")
+    with session_scope() as s:
+        d = Deployment(variant_id=v.id, model_id="m:1", status=DeploymentStatus.deploying)
+        s.add(d)
+    assert deps.list_deployments()[0].status == DeploymentStatus.deploying  # its server may still be starting
+    with session_scope() as s:
+        row = s.get(Deployment, d.id)
+        row.updated_at = utcnow() - timedelta(minutes=1)
+        s.add(row)
+    (lost,) = deps.list_deployments()
+    assert lost.status == DeploymentStatus.failed and lost.error_label == "The model server stopped unexpectedly"

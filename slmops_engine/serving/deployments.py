@@ -10,7 +10,7 @@ from sqlmodel import col, delete, select
 
 from ..db import get_or_raise, session_scope
 from ..errors import ConfigError, SlmopsError
-from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, utcnow
+from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, as_utc, utcnow
 from ..proclock import holder_pid, start_background
 from ..settings import get_settings
 from .placement import GENERATION_DEFAULTS, check_servable, default_template, model_id, model_name, unplace
@@ -60,7 +60,6 @@ def deploy(
     v = servable_variant(variant_id)
     template = validate(template) if template else default_template(Path(v.artifact_path))
     generation = GENERATION_DEFAULTS | {k: x for k, x in (generation or {}).items() if k in GENERATION_DEFAULTS}
-    ensure_server()  # before the row asks for it, so a dead-server check never sees an unserved 'deploying'
     with session_scope() as s:
         d = s.exec(select(Deployment).where(Deployment.variant_id == v.id)).first()
         if d is not None and d.status.active and d.prompt_template == template and d.generation == generation:
@@ -71,7 +70,19 @@ def deploy(
         d.prompt_template, d.generation = template, generation
         d.status, d.error_label, d.error_hint, d.updated_at = DeploymentStatus.deploying, None, None, utcnow()
         s.add(d)
-    return d
+    return _serve(d.id)
+
+
+def _serve(dep_id: int) -> Deployment:
+    """Make sure the model server runs for a deployment that asks to be served. A server that cannot start has
+    said why on the deployment (e.g. its port is taken); otherwise the reason is recorded here."""
+    try:
+        ensure_server()
+    except SlmopsError as exc:
+        d = get_deployment(dep_id)
+        if d.status != DeploymentStatus.failed:
+            update(dep_id, status=DeploymentStatus.failed, error_label=exc.message, error_hint=exc.hint)
+    return get_deployment(dep_id)
 
 
 def stop(dep_id: int) -> Deployment:
@@ -86,9 +97,8 @@ def stop(dep_id: int) -> Deployment:
 def restart(dep_id: int) -> Deployment:
     d = get_deployment(dep_id)
     servable_variant(d.variant_id)
-    ensure_server()
     update(d.id, status=DeploymentStatus.deploying, error_label=None, error_hint=None)
-    return get_deployment(dep_id)
+    return _serve(d.id)
 
 
 def remove(dep_id: int, timeout: float = 30.0) -> None:
@@ -102,10 +112,16 @@ def remove(dep_id: int, timeout: float = 30.0) -> None:
         s.exec(delete(Deployment).where(col(Deployment.id) == dep_id))
 
 
+STARTING_GRACE_SECONDS = 30.0
+
+
 def check_server() -> None:
-    """A deployment the model server should be serving, with no model server alive, has failed: say so."""
+    """A deployment the model server should be serving, with no model server alive, has failed: say so. (One
+    asked for moments ago is left alone: its server may still be starting.)"""
     if server_pid():
         return
+    from datetime import timedelta
+
     with session_scope() as s:
         rows = s.exec(
             select(Deployment).where(
@@ -114,7 +130,10 @@ def check_server() -> None:
                 )
             )
         ).all()
+    recent = utcnow() - timedelta(seconds=STARTING_GRACE_SECONDS)
     for d in rows:
+        if d.status == DeploymentStatus.deploying and as_utc(d.updated_at) > recent:
+            continue
         if d.status == DeploymentStatus.stopping:
             update(d.id, DeploymentStatus.stopping, status=DeploymentStatus.stopped)
         else:
