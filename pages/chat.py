@@ -36,7 +36,11 @@ with c1:
 compare = c2.toggle("Compare", key=f"{k}_compare", help="Send each message to a second model (or adapter) too.")
 if compare:
     with c1:
-        targets.append(pick_target(running, multi, f"{k}_b", "Compare with", second=True))
+        other = pick_target(running, multi, f"{k}_b", "Compare with", second=True)
+    if other.key == targets[0].key:
+        st.caption(":material/info: Pick another deployment or adapter to compare with.")
+    else:
+        targets.append(other)
 
 with st.expander("Settings", icon=":material/tune:"):
     system = st.text_area("System prompt", "", key=f"{k}_system", placeholder="Optional instructions")
