@@ -21,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 PROMPTS = [
     "My card was charged twice for Plus this month.",
     "The thermostat will not connect to Wi-Fi.",
@@ -184,6 +183,8 @@ def weight_bytes(path: Path) -> int:
 
 
 def main() -> int:
+    from common import bench_model, import_variant, write_results
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
     ap.add_argument("--new-tokens", type=int, default=32)
@@ -194,28 +195,14 @@ def main() -> int:
     logging.disable(logging.WARNING)
     from decode_bytes import bytes_per_token
 
-    from slmops_engine.db import init_db, session_scope
-    from slmops_engine.models import ModelVariant
+    from slmops_engine.db import init_db
     from slmops_engine.optimize.builder import cpu_threads
     from slmops_engine.stages import convert
     from slmops_engine.stages.base import Reporter
-    from slmops_engine.stages.prepare_model import bundled_model_path
 
     init_db()
-    src = None if args.model == "tiny" else bundled_model_path()
-    if src is None and args.model == "bundled":
-        from slmops_engine.jobs import submit_job
-        from slmops_engine.jobs.worker import run_job
-
-        run_job(submit_job("prepare_model", {"dtype": "float32"}).id)
-        src = bundled_model_path()
-    if src is None:
-        from tests.support.tiny_model import build_tiny_model
-
-        src = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", hidden=256, layers=4)
-    with session_scope() as s:
-        v = ModelVariant(name=src.name, stage="import", format="hf", artifact_path=str(src))
-        s.add(v)
+    src = bench_model(args.model, dtype="float32")
+    v = import_variant(src)
     data = quality_dataset()
     # fp32 bytes of the source (a bf16 folder on disk is read as fp32 by transformers on the CPU)
     fp32_bytes = sum(f.stat().st_size for f in src.glob("*.safetensors"))
@@ -305,9 +292,7 @@ def main() -> int:
         "prebuilt Linux wheel of llama.cpp found (llama-cpp-py-sync) needs glibc 2.38 (this machine has "
         f"{os.confstr('CS_GNU_LIBC_VERSION')})."
     )
-    dest = ROOT / "bench" / "results" / "decode_speed.json"
-    dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {dest.relative_to(ROOT)}")
+    write_results("decode_speed", out)
     return 0
 
 

@@ -7,7 +7,6 @@ bench/results/serve_latency.json (--model tiny|bundled, default bundled when it 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -47,17 +46,20 @@ def _measure(start) -> dict:
         t0 = time.perf_counter()
         "".join(answer)
         total.append(time.perf_counter() - t0)
-        ttft.append(answer.ttft_ms)
+        if answer.ttft_ms is not None:  # a random tiny model may answer nothing printable
+            ttft.append(answer.ttft_ms)
         if answer.tokens_per_s:
             speed.append(answer.tokens_per_s)
     return {
-        "ttft_ms": round(statistics.median(ttft), 1),
+        "ttft_ms": round(statistics.median(ttft), 1) if ttft else None,
         "tokens_per_s": round(statistics.median(speed), 1) if speed else None,
         "answer_s": round(statistics.median(total), 3),
     }
 
 
 def main() -> int:
+    from common import bench_model, import_variant, write_results
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
     ap.add_argument("--new-tokens", type=int, default=32)
@@ -69,22 +71,15 @@ def main() -> int:
     import logging
 
     logging.disable(logging.WARNING)
-    from slmops_engine.db import init_db, session_scope
-    from slmops_engine.models import DeploymentStatus, ModelVariant
+    from slmops_engine.db import init_db
+    from slmops_engine.models import DeploymentStatus
     from slmops_engine.serving import deployments as deps
     from slmops_engine.stages import convert
     from slmops_engine.stages.base import Reporter
-    from slmops_engine.stages.prepare_model import bundled_model_path
 
     init_db()
-    src = None if args.model == "tiny" else bundled_model_path()
-    if src is None:
-        from tests.support.tiny_model import build_tiny_model
-
-        src = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", hidden=256, layers=4)
-    with session_scope() as s:
-        v = ModelVariant(name=src.name, stage="import", format="hf", artifact_path=str(src))
-        s.add(v)
+    src = bench_model(args.model)
+    v = import_variant(src)
     r = convert.run(convert.Config(variant_id=v.id, precision="int4"), Reporter(Path(tempfile.mkdtemp())))
     local = in_process(Path(r["path"]), args.new_tokens)
     t0 = time.perf_counter()
@@ -106,16 +101,14 @@ def main() -> int:
     out = {"model": src.name, "new_tokens": args.new_tokens, "deploy_seconds": round(deploy_s, 2)}
     for key, m in (("in_process", local), ("served", remote)):
         out |= {f"{key}_{k}": v for k, v in m.items()}
-    if local["tokens_per_s"] and remote["tokens_per_s"]:
+    if local["tokens_per_s"] and remote["tokens_per_s"] and local["ttft_ms"] and remote["ttft_ms"]:
         out["served_speed_ratio"] = round(remote["tokens_per_s"] / local["tokens_per_s"], 3)
         out["served_extra_ttft_ms"] = round(remote["ttft_ms"] - local["ttft_ms"], 1)
         print(
             f"served / in process: {out['served_speed_ratio']:.2f}x tokens/s, "
             f"{out['served_extra_ttft_ms']:+.1f} ms to the first token"
         )
-    dest = ROOT / "bench" / "results" / "serve_latency.json"
-    dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {dest.relative_to(ROOT)}")
+    write_results("serve_latency", out)
     return 0
 
 

@@ -76,6 +76,8 @@ def run(latency: float, concurrencies: list[int], per_worker: int) -> list[dict]
 
 
 def main() -> int:
+    from common import write_results
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument(
         "--latency",
@@ -109,9 +111,7 @@ def main() -> int:
     out["target_met"] = ratio >= 0.9
     verdict = "met" if ratio >= 0.9 else "NOT met"
     print(f"target: >= 0.9 of ideal at C=16 (L={args.latency[0]:g} s) -> {ratio} ({verdict})")
-    dest = ROOT / "bench" / "results" / "synth_throughput.json"
-    dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {dest.relative_to(ROOT)}")
+    write_results("synth_throughput", out)
     return 0
 
 

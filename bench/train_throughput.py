@@ -79,6 +79,8 @@ def direct_child(config_json: str, out: str) -> int:
 
 
 def main() -> int:
+    from common import bench_model, write_results
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
     ap.add_argument("--steps", type=int, default=12)
@@ -98,20 +100,10 @@ def main() -> int:
     from slmops_engine.db import init_db
     from slmops_engine.jobs import get_job, submit_job
     from slmops_engine.stages import finetune
-    from slmops_engine.stages.prepare_model import bundled_model_path
     from slmops_engine.students import StudentChoice
 
     init_db()
-    model_dir = None if args.model == "tiny" else bundled_model_path()
-    if model_dir is None and args.model == "bundled":
-        from slmops_engine.jobs.worker import run_job
-
-        run_job(submit_job("prepare_model", {}).id)
-        model_dir = bundled_model_path()
-    if model_dir is None:
-        from tests.support.tiny_model import build_tiny_model
-
-        model_dir = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", hidden=256, layers=4)
+    model_dir = bench_model(args.model)
     ds = import_sample(None)
     lr = 2e-4
     cfg = finetune.Config(
@@ -174,9 +166,7 @@ def main() -> int:
         "naive_real_tokens": a["real_tokens"],
         "engine_real_tokens": b["real_tokens"],
     }
-    dest = ROOT / "bench" / "results" / "train_throughput.json"
-    dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {dest.relative_to(ROOT)}")
+    write_results("train_throughput", out)
     return 0
 
 

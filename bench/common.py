@@ -1,0 +1,45 @@
+"""What the benchmarks share: the model they run on and where their results go."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_model(choice: str, **prepare) -> Path:
+    """The bundled SmolLM2 (`bundled`, prepared first when it is not; `auto` when it is prepared) or a small random
+    model built in seconds (`tiny`, or `auto` without the bundled one)."""
+    from slmops_engine.stages.prepare_model import bundled_model_path
+
+    src = None if choice == "tiny" else bundled_model_path()
+    if src is None and choice == "bundled":
+        from slmops_engine.jobs import submit_job
+        from slmops_engine.jobs.worker import run_job
+
+        run_job(submit_job("prepare_model", prepare).id)
+        src = bundled_model_path()
+    if src is None:
+        from tests.support.tiny_model import build_tiny_model
+
+        src = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", hidden=256, layers=4)
+    return src
+
+
+def import_variant(src: Path):
+    """Record a model folder as a base variant, as the app does for a student it starts from."""
+    from slmops_engine.db import session_scope
+    from slmops_engine.models import ModelVariant
+
+    with session_scope() as s:
+        v = ModelVariant(name=src.name, stage="import", format="hf", artifact_path=str(src))
+        s.add(v)
+    return v
+
+
+def write_results(name: str, out: dict) -> None:
+    dest = ROOT / "bench" / "results" / f"{name}.json"
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {dest.relative_to(ROOT)}")
