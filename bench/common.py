@@ -43,3 +43,18 @@ def write_results(name: str, out: dict) -> None:
     dest = ROOT / "bench" / "results" / f"{name}.json"
     dest.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {dest.relative_to(ROOT)}")
+
+
+def decode_args(description: str):
+    """The options of the decoding benchmarks (--model, --new-tokens); each run gets its own home."""
+    import argparse
+    import logging
+    import os
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
+    ap.add_argument("--new-tokens", type=int, default=32)
+    args = ap.parse_args()
+    os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
+    logging.disable(logging.WARNING)
+    return args

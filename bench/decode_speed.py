@@ -11,7 +11,6 @@ tiny|bundled, default bundled when it is prepared)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -183,16 +182,9 @@ def weight_bytes(path: Path) -> int:
 
 
 def main() -> int:
-    from common import bench_model, import_variant, write_results
+    from common import bench_model, decode_args, import_variant, write_results
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
-    ap.add_argument("--new-tokens", type=int, default=32)
-    args = ap.parse_args()
-    os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
-    import logging
-
-    logging.disable(logging.WARNING)
+    args = decode_args(__doc__)
     from decode_bytes import bytes_per_token
 
     from slmops_engine.db import init_db

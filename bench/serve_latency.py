@@ -6,7 +6,6 @@ bench/results/serve_latency.json (--model tiny|bundled, default bundled when it 
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
@@ -58,19 +57,12 @@ def _measure(start) -> dict:
 
 
 def main() -> int:
-    from common import bench_model, import_variant, write_results
+    from common import bench_model, decode_args, import_variant, write_results
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", choices=["auto", "tiny", "bundled"], default="auto")
-    ap.add_argument("--new-tokens", type=int, default=32)
-    args = ap.parse_args()
-    os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
+    args = decode_args(__doc__)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         os.environ["SLMOPS_SERVE_PORT"] = str(s.getsockname()[1])
-    import logging
-
-    logging.disable(logging.WARNING)
     from slmops_engine.db import init_db
     from slmops_engine.models import DeploymentStatus
     from slmops_engine.serving import deployments as deps
