@@ -92,9 +92,11 @@ def lora_nodes(src: Path, adapter_path: Path) -> list[str]:
     ]
 
 
-def _run(cmd: list[str], log_path: Path, what: str) -> None:
+def _run(cmd: list[str], log_path: Path, what: str, cwd: Path) -> None:
     with open(log_path, "ab") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False).returncode
+        rc = subprocess.run(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, check=False
+        ).returncode
     if rc != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()
         raise ModelLoadError(f"{what} failed (exit {rc})", f"Its last words: {tail[-1] if tail else 'none'}.")
@@ -102,9 +104,10 @@ def _run(cmd: list[str], log_path: Path, what: str) -> None:
 
 def extract_adapter(onnx_dir: Path, out: Path, log_path: Path) -> Path:
     """Olive's generate-adapter: LoRA weights become graph inputs + an .onnx_adapter file. Checked, as Olive exits
-    0 when it found no LoRA layers."""
-    cmd = [sys.executable, "-m", "olive", "generate-adapter", "-m", str(onnx_dir), "-o", str(out)]
-    _run(cmd + ["--adapter_format", "onnx_adapter", "--log_level", "3"], log_path, "Olive generate-adapter")
+    0 when it found no LoRA layers. It runs next to `onnx_dir`: Olive keeps its cache in its working folder."""
+    cmd = [sys.executable, "-m", "olive", "generate-adapter", "-m", str(onnx_dir.resolve()), "-o", str(out.resolve())]
+    cmd += ["--adapter_format", "onnx_adapter", "--log_level", "3"]
+    _run(cmd, log_path, "Olive generate-adapter", cwd=onnx_dir.resolve().parent)
     weights = out / "adapter_weights.onnx_adapter"
     if not weights.exists() or not (out / "model.onnx").exists():
         raise ModelLoadError(
