@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The chat prompts every decoding benchmark answers (short support messages, as the sample project has).
+PROMPTS = [
+    "My card was charged twice for Plus this month.",
+    "The thermostat will not connect to Wi-Fi.",
+    "Where is my parcel? It was due on Monday.",
+    "How do I reset my password?",
+]
 
 
 def bench_model(choice: str, **prepare) -> Path:

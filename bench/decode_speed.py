@@ -20,13 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PROMPTS = [
-    "My card was charged twice for Plus this month.",
-    "The thermostat will not connect to Wi-Fi.",
-    "Where is my parcel? It was due on Monday.",
-    "How do I reset my password?",
-]
-
+from common import PROMPTS  # noqa: E402 - common.py sits next to this script
 
 # Held-out pairs for the quality check: natural answers of a few sentences (the sample data's one-word labels
 # make perplexity mostly noise for a model that was not trained on them).

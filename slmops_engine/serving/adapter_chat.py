@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..models import ModelVariant
+from .chat import StreamedAnswer
 
 
 class AdapterModel:
@@ -37,23 +38,16 @@ class AdapterModel:
         return cls(Path(variant.artifact_path), adapters)
 
 
-class AdapterAnswer:
+class AdapterAnswer(StreamedAnswer):
     """Iterate for the answer's text pieces; afterwards `tokens`, `ttft_ms`, `tokens_per_s` and `text` are set."""
 
     def __init__(self, m: AdapterModel, messages: list[dict], adapter: str | None, **options) -> None:
         if adapter is not None and adapter not in m.names:
             raise ConfigError(f"No adapter named {adapter}", f"Choose one of: {', '.join(m.names)}.")
+        super().__init__()
         self.m, self.messages, self.adapter = m, messages, adapter
         self.max_tokens = int(options.get("max_tokens") or 256)
         self.temperature = float(options.get("temperature") or 0.0)
-        self.text, self.tokens = "", 0
-        self.ttft_ms: float | None = None
-        self.latency_ms = 0.0
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        gen_ms = self.latency_ms - (self.ttft_ms or 0)
-        return (self.tokens - 1) / (gen_ms / 1000) if self.tokens > 1 and gen_ms > 0 else None
 
     def __iter__(self) -> Iterator[str]:
         og, m = self.m.og, self.m

@@ -13,7 +13,22 @@ from ..errors import EndpointError
 from ..models import Deployment, DeploymentStatus, ServeEvent
 
 
-class ChatStream:
+class StreamedAnswer:
+    """What every streamed answer reports once consumed: its text, tokens, time to first token and speed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.tokens = 0
+        self.ttft_ms: float | None = None
+        self.latency_ms = 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        gen_ms = self.latency_ms - (self.ttft_ms or 0)
+        return (self.tokens - 1) / (gen_ms / 1000) if self.tokens > 1 and gen_ms > 0 else None
+
+
+class ChatStream(StreamedAnswer):
     """Iterate for the answer's text pieces; afterwards `ttft_ms`, `tokens`, `tokens_per_s`, `error` are set."""
 
     def __init__(self, dep: Deployment, messages: list[dict], **options) -> None:
@@ -28,16 +43,8 @@ class ChatStream:
             "top_p": gen.get("top_p", 1.0),
             "max_tokens": 256,
         } | {k: v for k, v in options.items() if v is not None}
-        self.ttft_ms: float | None = None
-        self.latency_ms = 0.0
-        self.tokens = 0
+        super().__init__()
         self.error: str | None = None
-        self.text = ""
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        gen_ms = self.latency_ms - (self.ttft_ms or 0)
-        return (self.tokens - 1) / (gen_ms / 1000) if self.tokens > 1 and gen_ms > 0 else None
 
     def __iter__(self) -> Iterator[str]:
         import openai

@@ -13,9 +13,9 @@ from ..errors import ConfigError, SlmopsError
 from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, as_utc, utcnow
 from ..proclock import holder_pid, start_background
 from ..settings import get_settings
-from .placement import GENERATION_DEFAULTS, check_servable, default_template, model_id, model_name, unplace
+from .placement import GENERATION_DEFAULTS, check_servable, model_id, model_name, unplace
 from .server import LOCK, LOST, update
-from .templates import validate
+from .templates import derive, validate
 
 SERVER_MODULE = "slmops_engine.serving.server"
 
@@ -58,7 +58,7 @@ def deploy(
     """Serve this ONNX model. A model has at most one deployment: deploying it again (new settings, or after a
     stop or failure) reuses it instead of adding a duplicate."""
     v = servable_variant(variant_id)
-    template = validate(template) if template else default_template(Path(v.artifact_path))
+    template = validate(template) if template else derive(Path(v.artifact_path))
     generation = GENERATION_DEFAULTS | {k: x for k, x in (generation or {}).items() if k in GENERATION_DEFAULTS}
     with session_scope() as s:
         d = s.exec(select(Deployment).where(Deployment.variant_id == v.id)).first()

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..optimize.builder import cpu_threads
 from ..settings import get_settings
-from .templates import derive, to_chat_template
+from .templates import to_chat_template
 
 PUBLISHER = "slmops"
 VERSION = 1
@@ -91,7 +91,3 @@ def place(name: str, src: Path, template: dict[str, str], generation: dict, cust
 
 def unplace(name: str) -> None:
     shutil.rmtree(model_folder(name), ignore_errors=True)
-
-
-def default_template(src: Path) -> dict[str, str]:
-    return derive(src)

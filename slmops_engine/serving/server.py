@@ -19,8 +19,9 @@ from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, utc
 from ..proclock import HomeLock
 from ..settings import get_settings
 from .catalog import LocalCatalog
-from .placement import default_template, place
+from .placement import place
 from .runtime import FoundryRuntime
+from .templates import derive
 
 log = logging.getLogger("slmops.serving")
 LOCK = "model-server"
@@ -61,7 +62,7 @@ class ModelServer:
             v = s.get(ModelVariant, d.variant_id)
         src = Path(v.artifact_path)
         name = d.model_id.split(":")[0]
-        place(name, src, d.prompt_template, d.generation, custom_template=d.prompt_template != default_template(src))
+        place(name, src, d.prompt_template, d.generation, custom_template=d.prompt_template != derive(src))
         self.catalog.add(name, d.name)
         t0 = time.perf_counter()
         self.runtime.load(d.model_id)
