@@ -177,3 +177,29 @@ class ServeEvent(SQLModel, table=True):
     tokens: int = 0
     error: str | None = None
     ts: datetime = Field(default_factory=utcnow, index=True)
+
+
+class EvalSample(SQLModel, table=True):
+    """One variant's answer to one evaluation prompt, stored the moment it is made. ``key`` hashes the variant, the
+    prompt and every setting that shapes the answer, so a resumed or repeated evaluation never answers twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=64)
+    job_id: int | None = Field(default=None, index=True)
+    target: str = Field(default="", max_length=200)
+    answer: str = Field(default="", sa_column=Column(Text))
+    finish_reason: str = ""
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    tokens: int = 0
+    prompt_tokens: int = 0
+    timed: bool = Field(default=False, description="Answered alone (a latency a user meets), not in a batch.")
+    nll: float | None = Field(default=None, description="Negative log-likelihood of the reference answer.")
+    ref_tokens: int | None = None
+    peak_rss: int | None = Field(default=None, description="Peak memory of the process that generated, so far.")
+    judge_key: str | None = None
+    judge_score: float | None = None
+    judge_reason: str | None = Field(default=None, sa_column=Column(Text))
+    judge_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)

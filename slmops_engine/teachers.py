@@ -105,6 +105,17 @@ class TeacherConfig(BaseModel):
         return cls(**values)
 
 
+def chat_messages(system: str, few_shot: list[dict[str, str]], prompt: str) -> list[dict[str, str]]:
+    """The conversation a teacher gets: its instructions, its example exchanges, then the prompt."""
+    msgs = [{"role": "system", "content": system}] if system else []
+    for shot in few_shot:
+        msgs += [
+            {"role": "user", "content": shot.get("user", "")},
+            {"role": "assistant", "content": shot.get("assistant", "")},
+        ]
+    return msgs + [{"role": "user", "content": prompt}]
+
+
 def api_key(cfg: TeacherConfig) -> str | None:
     """The key from the named environment variable (or the OS keyring); a clear error if it is required and absent."""
     preset = PRESETS[cfg.provider]

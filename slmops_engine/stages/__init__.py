@@ -17,6 +17,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "synth": "slmops_engine.stages.synth",
     "finetune": "slmops_engine.stages.finetune",
     "convert": "slmops_engine.stages.convert",
+    "evaluate": "slmops_engine.stages.evaluate",
 }
 
 

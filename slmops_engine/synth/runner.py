@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import DataError, SlmopsError
 from ..models import TeacherAnswer
 from ..stages.base import Reporter
-from ..teachers import Provider
+from ..teachers import Provider, chat_messages
 from .cache import answer_key, cached, store, system_prompt
 from .config import SynthConfig
 from .parsing import split_reasoning
@@ -28,13 +28,7 @@ class Item:
 
 def conversation(cfg: SynthConfig, item: Item) -> list[dict[str, str]]:
     system = "\n\n".join(s for s in (system_prompt(cfg), item.row_system or "") if s)
-    msgs = [{"role": "system", "content": system}] if system else []
-    for shot in cfg.teacher.few_shot:
-        msgs += [
-            {"role": "user", "content": shot.get("user", "")},
-            {"role": "assistant", "content": shot.get("assistant", "")},
-        ]
-    return msgs + [{"role": "user", "content": item.prompt}]
+    return chat_messages(system, cfg.teacher.few_shot, item.prompt)
 
 
 def work_items(cfg: SynthConfig, dd) -> list[Item]:

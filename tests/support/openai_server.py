@@ -189,6 +189,9 @@ class OpenAIServer:
                 if max_tokens is not None and len(words) > max_tokens:
                     words, finish = words[:max_tokens], "length"
                 prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+                if body.get("stream"):
+                    self._stream(model, words, finish)
+                    return 200
                 self._send(
                     200,
                     {
@@ -211,6 +214,26 @@ class OpenAIServer:
                     },
                 )
                 return 200
+
+            def _stream(self, model: str, words: list[str], finish: str) -> None:
+                """Server-sent events, one word a chunk, as OpenAI streams a chat completion."""
+                pending = getattr(self, "_pending", None)
+                if pending is not None:
+                    server._record(Recorded(pending[0], pending[1], pending[2], 200, True))
+                    self._pending = None
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": int(time.time())}
+                pieces = [(w if i == 0 else " " + w, None) for i, w in enumerate(words)] + [("", finish)]
+                for text, reason in pieces:
+                    delta = {"content": text} if text else {}
+                    chunk = {**base, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
 
         return Handler
 

@@ -1,0 +1,88 @@
+"""Names and plain-language formatting of evaluation metrics, shared by the charts, the report and the model card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..sysinfo import human_bytes
+
+# Quality measured as a share (0–1): shown as a percentage.
+SHARES = ("label_accuracy", "rouge_l", "token_f1", "exact_match", "bleu", "chrf")
+LABELS: dict[str, str] = {
+    "label_accuracy": "Label accuracy",
+    "rouge_l": "ROUGE-L",
+    "token_f1": "Token F1",
+    "exact_match": "Exact match",
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "judge_score": "Judge score (1–10)",
+    "perplexity": "Perplexity",
+    "latency_p50_ms": "Latency p50",
+    "latency_p95_ms": "Latency p95",
+    "ttft_ms": "Time to first token",
+    "tokens_per_s": "Tokens/s",
+    "peak_rss_bytes": "Peak memory",
+    "size_bytes": "Size",
+    "cost_per_1k_answers": "Cost / 1k answers",
+    "answered": "Answered",
+    "failed": "Failed",
+}
+# The order of the metrics table: quality first, then speed, then cost.
+SPEED = ("latency_p50_ms", "latency_p95_ms", "ttft_ms", "tokens_per_s")
+COST = ("peak_rss_bytes", "size_bytes", "cost_per_1k_answers", "answered", "failed")
+TABLE_ORDER = (*SHARES, "judge_score", "perplexity", *SPEED, *COST)
+TEACHER_COLOR = "#9ca3af"
+PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#4f46e5", "#65a30d")
+
+
+def label(metric: str) -> str:
+    return LABELS.get(metric, metric.replace("_", " "))
+
+
+def fmt(metric: str, value: Any) -> str:
+    """'87.5%', '123 ms', '81.2 MB', '7.4' ... and '—' where the metric does not apply."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if metric in SHARES:
+        return f"{value * 100:.1f}%"
+    if metric.endswith("_ms"):
+        return f"{value:,.0f} ms"
+    if metric.endswith("_bytes"):
+        return human_bytes(value)
+    if metric == "cost_per_1k_answers":
+        return f"${value:,.4f}"
+    if metric in ("answered", "failed"):
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+def is_teacher(v: dict) -> bool:
+    return v.get("id") == "teacher" or v.get("kind") == "teacher"
+
+
+def ok_variants(ev: dict) -> list[dict]:
+    """The variants that answered (a failed one has no numbers to compare)."""
+    return [v for v in ev.get("variants") or [] if v.get("status", "ok") != "failed"]
+
+
+def name_of(v: dict) -> str:
+    return str(v.get("name") or v.get("id"))
+
+
+def colors(ev: dict) -> dict[str, str]:
+    """One colour per variant (keyed by str(id)), stable across charts; the teacher is grey."""
+    out, i = {}, 0
+    for v in ev.get("variants") or []:
+        if is_teacher(v):
+            out[str(v.get("id"))] = TEACHER_COLOR
+        else:
+            out[str(v.get("id"))] = PALETTE[i % len(PALETTE)]
+            i += 1
+    return out
+
+
+def metric(v: dict, name: str) -> float | None:
+    value = (v.get("metrics") or {}).get(name)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

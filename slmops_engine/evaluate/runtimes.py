@@ -1,0 +1,222 @@
+"""Models on this machine answering evaluation prompts: transformers (batched, left padding) and
+onnxruntime-genai (one at a time, an adapter switched on where asked). Both also score the reference answer
+(its negative log-likelihood) for perplexity."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Answer:
+    text: str
+    tokens: int
+    finish_reason: str
+    latency_ms: float
+    ttft_ms: float | None = None
+    prompt_tokens: int = 0
+
+
+def _tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, padding_side="left")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _prompt_ids(tok, messages: list[dict]) -> list[int]:
+    return list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
+
+
+def _eos_ids(tok, generation_eos) -> set[int]:
+    ids = generation_eos if isinstance(generation_eos, list) else [generation_eos]
+    return {int(i) for i in ids if i is not None} | ({tok.eos_token_id} if tok.eos_token_id is not None else set())
+
+
+class TransformersRunner:
+    def __init__(self, path: str) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        from ..model_folder import inspect_model_folder
+
+        inspect_model_folder(path)
+        self.torch = torch
+        self.tok = _tokenizer(path)
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        self.eos = _eos_ids(self.tok, self.model.generation_config.eos_token_id)
+
+    def _decode(self, new: list[int]) -> tuple[str, int, str]:
+        end = next((j for j, t in enumerate(new) if t in self.eos or t == self.tok.pad_token_id), None)
+        body = new[:end] if end is not None else new
+        return (
+            self.tok.decode(body, skip_special_tokens=True).strip(),
+            len(body),
+            "stop" if end is not None else "length",
+        )
+
+    def answer(self, batch: list[list[dict]], max_new_tokens: int) -> list[Answer]:
+        """Answer prompts together (greedy); one prompt alone also measures the time to its first token."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        torch, tok = self.torch, self.tok
+        first: list[float] = []
+
+        class FirstToken(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                if not first:
+                    first.append(time.perf_counter())
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool)
+
+        ids = [_prompt_ids(tok, m) for m in batch]
+        width = max(len(x) for x in ids)
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=pad,
+                stopping_criteria=StoppingCriteriaList([FirstToken()]),
+            )
+        secs = time.perf_counter() - t0
+        answers = []
+        for i, seq in enumerate(out):
+            text, n, finish = self._decode(seq[width:].tolist())
+            answers.append(
+                Answer(
+                    text=text,
+                    tokens=n,
+                    finish_reason=finish,
+                    latency_ms=secs * 1000 / len(batch),
+                    ttft_ms=(first[0] - t0) * 1000 if first and len(batch) == 1 else None,
+                    prompt_tokens=len(ids[i]),
+                )
+            )
+        return answers
+
+    def nll(self, batch: list[list[dict]], references: list[str]) -> list[tuple[float, int]]:
+        """(negative log-likelihood, tokens) of each reference answer after its prompt, in one forward pass."""
+        torch, tok = self.torch, self.tok
+        seqs, spans = [], []
+        for messages, ref in zip(batch, references, strict=True):
+            prompt = _prompt_ids(tok, messages)
+            answer = tok(ref, add_special_tokens=False)["input_ids"]
+            seqs.append(prompt + answer)
+            spans.append((len(prompt), len(answer)))
+        width = max(len(s) for s in seqs)
+        input_ids = torch.tensor([s + [tok.pad_token_id] * (width - len(s)) for s in seqs])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+        with torch.no_grad():
+            logp = torch.log_softmax(self.model(input_ids=input_ids, attention_mask=mask).logits.float(), dim=-1)
+        out = []
+        for i, (start, n) in enumerate(spans):
+            if n == 0:
+                out.append((0.0, 0))
+                continue
+            targets = input_ids[i, start : start + n]
+            picked = logp[i, start - 1 : start - 1 + n].gather(1, targets[:, None])
+            out.append((float(-picked.sum()), n))
+        return out
+
+
+class OnnxRunner:
+    """onnxruntime-genai alone (its own tokenizer, no PyTorch): the memory measured is what a deployment needs."""
+
+    def __init__(self, path: str, adapter: dict | None = None) -> None:
+        import onnxruntime_genai as og
+
+        self.og = og
+        self.model = og.Model(path)
+        self.tokenizer = og.Tokenizer(self.model)
+        search = json.loads((Path(path) / "genai_config.json").read_text()).get("model", {})
+        eos = search.get("eos_token_id")
+        self.eos = {int(i) for i in (eos if isinstance(eos, list) else [eos]) if i is not None}
+        self.adapters, self.adapter = None, None
+        if adapter:
+            self.adapters = og.Adapters(self.model)
+            self.adapters.load(str(Path(path) / adapter["file"]), adapter["name"])
+            self.adapter = adapter["name"]
+
+    def _prompt(self, messages: list[dict]) -> list[int]:
+        text = self.tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True)
+        return [int(t) for t in self.tokenizer.encode(text)]
+
+    def _encode(self, text: str) -> list[int]:
+        return [int(t) for t in self.tokenizer.encode(text)]
+
+    def _generator(self, max_length: int):
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=max_length, do_sample=False)
+        gen = self.og.Generator(self.model, params)
+        if self.adapter:
+            gen.set_active_adapter(self.adapters, self.adapter)
+        return gen
+
+    def answer(self, batch: list[list[dict]], max_new_tokens: int) -> list[Answer]:
+        return [self._one(m, max_new_tokens) for m in batch]
+
+    def _one(self, messages: list[dict], max_new_tokens: int) -> Answer:
+        ids = self._prompt(messages)
+        t0 = time.perf_counter()
+        gen = self._generator(len(ids) + max_new_tokens)
+        gen.append_tokens(ids)
+        new: list[int] = []
+        ttft = None
+        while not gen.is_done():
+            gen.generate_next_token()
+            token = int(gen.get_next_tokens()[0])
+            if ttft is None:
+                ttft = (time.perf_counter() - t0) * 1000
+            if token in self.eos:
+                break
+            new.append(token)
+        finished = len(new) < max_new_tokens
+        return Answer(
+            text=self.tokenizer.decode(new).strip() if new else "",
+            tokens=len(new),
+            finish_reason="stop" if finished else "length",
+            latency_ms=(time.perf_counter() - t0) * 1000,
+            ttft_ms=ttft,
+            prompt_tokens=len(ids),
+        )
+
+    def nll(self, batch: list[list[dict]], references: list[str]) -> list[tuple[float, int]]:
+        import numpy as np
+
+        out = []
+        for messages, ref in zip(batch, references, strict=True):
+            prompt = self._prompt(messages)
+            answer = self._encode(ref)
+            if not answer:
+                out.append((0.0, 0))
+                continue
+            gen = self._generator(len(prompt) + len(answer) + 1)
+            gen.append_tokens(prompt)
+            total = 0.0
+            for t in answer:
+                logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)
+                m = logits.max()
+                total += float(m + math.log(np.exp(logits - m).sum()) - logits[t])
+                gen.append_tokens([t])
+            out.append((total, len(answer)))
+        return out
+
+
+def load_runner(runtime: str, path: str, adapter: dict | None = None):
+    if runtime == "transformers":
+        return TransformersRunner(path)
+    return OnnxRunner(path, adapter)
