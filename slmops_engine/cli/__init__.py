@@ -11,7 +11,15 @@ import sys
 from pydantic import ValidationError
 
 from ..errors import SlmopsError, describe_exception
-from . import commands, convert_commands, data_commands, finetune_commands, serve_commands, synth_commands
+from . import (
+    commands,
+    convert_commands,
+    data_commands,
+    eval_commands,
+    finetune_commands,
+    serve_commands,
+    synth_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune_commands.add_parser(sub)
     convert_commands.add_parser(sub)
     serve_commands.add_parser(sub)
+    eval_commands.add_parser(sub)
     return p
 
 

@@ -33,15 +33,21 @@ def judge_key(judge: Target, sample_key: str) -> str:
 def parse_judgement(text: str) -> tuple[float, str]:
     """(score 1–10, reason) from the judge's reply; ValueError when it holds no score."""
     match = re.search(r"\{.*\}", text, re.S)
+    data = None
     if match:
         try:
             data = json.loads(match.group(0))
+        except ValueError:
+            data = None
+    if isinstance(data, dict) and "score" in data:
+        try:
             score = float(data["score"])
-            if 1 <= score <= 10:
-                return score, str(data.get("reason", "")).strip()[:300]
-        except (ValueError, KeyError, TypeError):
-            pass
-    found = re.search(r"(?i)score\D{0,5}(10|[1-9])(?:\.\d+)?", text)
+        except (TypeError, ValueError):
+            score = 0.0
+        if 1 <= score <= 10:
+            return score, str(data.get("reason", "")).strip()[:300]
+        raise ValueError(f"the judge's score is not 1-10: {data['score']!r}")
+    found = re.search(r"(?i)score\W{0,5}(10|[1-9])(?![\d])", text)
     if found:
         return float(found.group(1)), text.strip().splitlines()[-1][:300]
     raise ValueError(f"no score in the judge's reply: {text[:80]!r}")
