@@ -32,6 +32,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("distill", "pages/distill.py", "Distill", ":material/school:"),
     PageSpec("finetune", "pages/finetune.py", "Fine-tune", ":material/model_training:"),
     PageSpec("optimize", "pages/optimize.py", "Optimize", ":material/compress:"),
+    PageSpec("evaluate", "pages/evaluate.py", "Evaluate", ":material/analytics:"),
     PageSpec("deploy", "pages/deploy.py", "Deploy", ":material/rocket_launch:"),
     PageSpec("chat", "pages/chat.py", "Chat", ":material/chat:"),
     PageSpec("jobs", "pages/jobs.py", "Jobs", ":material/pending_actions:"),

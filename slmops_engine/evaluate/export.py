@@ -17,8 +17,8 @@ from ..errors import ConfigError
 from ..models import Deployment, ModelVariant, Project
 from ..serving.placement import PUBLISHER, VERSION, check_servable, model_id, model_name
 from ..serving.templates import derive, to_chat_template, validate
-from ..sysinfo import human_bytes
 from .labels import TABLE_ORDER, fmt, label, metric
+from .labels import size as fmt_size
 from .lineage import MODEL_STEPS, base_model, model_chain, variant_lineage
 
 STORED = {".onnx", ".data", ".bin", ".safetensors"}  # weights barely compress: store them, save the time
@@ -65,10 +65,11 @@ def _steps(steps: list[dict]) -> str:
 def _evaluation(v: ModelVariant, evaluation: dict | None) -> str:
     if not evaluation:
         return "Not evaluated in this bundle: compare it on the Evaluate page and export again to include results."
-    row = next(
-        (r for r in evaluation.get("variants") or [] if r.get("status") == "ok" and r.get("variant_id") == v.id),
-        None,
-    )
+    rows = [
+        r for r in evaluation.get("variants") or [] if r.get("status") == "ok" and str(r.get("variant_id")) == str(v.id)
+    ]
+    # the model itself first; a deployment of it (id 'deployment:N') measured the same weights through Foundry Local
+    row = next((r for r in rows if str(r.get("id")) == str(v.id)), rows[0] if rows else None)
     if row is None:
         return "This model was not among the variants of the evaluation that came with it."
     where = (
@@ -94,11 +95,12 @@ def model_card(v: ModelVariant, *, project: Project | None, steps: list[dict], e
     name = model_name(v.id, v.name)
     data = [s for s in steps if s["step"] in DATA_STEPS]
     made = [s for s in steps if s["step"] in MODEL_STEPS.values() or s["step"] == "Deployment"]
-    goal = project.goal if project is not None and project.goal else "the task of its training data"
+    goal = project.goal.strip().rstrip(".") if project is not None and project.goal.strip() else ""
+    goal_line = f"The project's goal: {goal}." if goal else "The task its training data shows (see Training data)."
     facts = [
         ("Foundry Local model id", model_id(name)),
         ("Format", f"ONNX for onnxruntime-genai, {v.precision or 'unknown precision'}"),
-        ("Size", human_bytes(v.size_bytes) if v.size_bytes else "not recorded"),
+        ("Size", fmt_size(v.size_bytes) if v.size_bytes else "not recorded"),
         ("Project", project.name if project is not None else "none"),
         ("Made", f"{v.created_at:%Y-%m-%d} (model variant {v.id})"),
         ("Base model", base_name),
@@ -107,7 +109,7 @@ def model_card(v: ModelVariant, *, project: Project | None, steps: list[dict], e
     data_md = _steps(data) if data else "No training data recorded: this is the base model, converted as it is."
     return f"""# {v.name}
 
-A small language model made with SLMOps Studio for: {goal}.
+A small language model made with SLMOps Studio{f" for: {goal}" if goal else ""}.
 
 | | |
 |---|---|
@@ -132,8 +134,8 @@ license terms; answers written by a teacher model may also carry the teacher pro
 
 ## Intended use
 
-- {goal[0].upper() + goal[1:]}, in the style of its training data, on a laptop or server CPU (Foundry Local or
-  onnxruntime-genai).
+- {goal_line}
+- It runs on a laptop or server CPU, in Foundry Local or with onnxruntime-genai.
 - Prompt it through the template in `model/inference_model.json` (derived from the model's chat template).
 
 ## Limits

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sysinfo import human_bytes
-
 # Quality measured as a share (0–1): shown as a percentage.
 SHARES = ("label_accuracy", "rouge_l", "token_f1", "exact_match", "bleu", "chrf")
 LABELS: dict[str, str] = {
@@ -50,12 +48,17 @@ def fmt(metric: str, value: Any) -> str:
     if metric.endswith("_ms"):
         return f"{value:,.0f} ms"
     if metric.endswith("_bytes"):
-        return human_bytes(value)
+        return size(value)
     if metric == "cost_per_1k_answers":
         return f"${value:,.4f}"
     if metric in ("answered", "failed"):
         return f"{value:,.0f}"
     return f"{value:,.1f}"
+
+
+def size(n_bytes: float) -> str:
+    """Decimal units, like the charts' MB axis and the recommendation's sentence: 80e6 bytes is '80.0 MB'."""
+    return f"{n_bytes / 1e9:,.2f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:,.1f} MB"
 
 
 def is_teacher(v: dict) -> bool:

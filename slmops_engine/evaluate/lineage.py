@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from ..data.store import lineage as dataset_lineage
 from ..db import session_scope
 from ..errors import SlmopsError
 from ..models import Dataset, Deployment, ModelVariant
-from ..sysinfo import human_bytes
+from .labels import size as fmt_size
 
 DATA_STEPS = {
     "upload": "Dataset",
@@ -57,9 +58,8 @@ def dataset_step(d: Dataset) -> dict:
         settings = _keep(info.get("review"), ("rejected", "edited", "reject_flagged"))
     else:
         detail = f"{d.n_rows} rows" + (f" from {info['source']}" if info.get("source") else "")
-        settings = _keep(info, ("shape_label", "rejected")) | (
-            {"labels": len(info["labels"])} if info.get("labels") else {}
-        )
+        settings = {"shape": info["shape_label"]} if info.get("shape_label") else {}
+        settings |= _keep(info, ("rejected",)) | ({"labels": len(info["labels"])} if info.get("labels") else {})
     return _step(step, d.name, detail, {"dataset id": d.id, **settings})
 
 
@@ -95,22 +95,28 @@ def base_model(v: ModelVariant) -> tuple[str, str]:
     return cfg.get("path") or v.artifact_path or v.name, license_ or UNKNOWN_LICENSE
 
 
+def _dataset_name(dataset_id: int | None) -> str:
+    if dataset_id is None:
+        return "an unrecorded dataset"
+    with session_scope() as s:
+        d = s.get(Dataset, dataset_id)
+    return f"{d.name} (dataset {dataset_id})" if d is not None else f"dataset {dataset_id}"
+
+
 def model_step(v: ModelVariant) -> dict:
     cfg, metrics = v.config or {}, v.metrics or {}
     step = MODEL_STEPS.get(v.stage, v.stage.capitalize())
-    size = {"size": human_bytes(v.size_bytes)} if v.size_bytes else {}
+    size = {"size": fmt_size(v.size_bytes)} if v.size_bytes else {}
     if v.stage == "import":
         what, license_ = base_model(v)
         return _step(step, v.name, what, {"license": license_, "precision": v.precision, **size})
     if v.stage == "finetune":
-        detail = f"{cfg.get('method', '?')} on dataset {cfg.get('dataset_id', '?')}"
+        detail = f"{cfg.get('method', '?')} on {_dataset_name(cfg.get('dataset_id'))}"
         keys = ("method", "epochs", "max_steps", "learning_rate", "lora_r", "lora_alpha", "batch_size", "max_length")
         settings = _keep(cfg, keys) | _keep(cfg, ("kd",)) | _keep(metrics, ("train_loss", "eval_loss_end", "steps"))
         return _step(step, v.name, detail, settings)
     if v.stage == "convert":
-        detail = f"ONNX {v.precision} for onnxruntime-genai" + (
-            f", {human_bytes(v.size_bytes)}" if v.size_bytes else ""
-        )
+        detail = f"ONNX {v.precision} for onnxruntime-genai" + (f", {fmt_size(v.size_bytes)}" if v.size_bytes else "")
         keys = ("precision", "execution_provider") + (("int4_block_size",) if v.precision == "int4" else ())
         settings = _keep(cfg, keys) | _keep(metrics, ("size_ratio_to_source",))
         kept = (metrics.get("quality") or {}).get("kept")
@@ -142,10 +148,8 @@ def model_chain(variant_id: int) -> list[ModelVariant]:
 
 
 def _datasets(dataset_id: int) -> list[Dataset]:
-    from ..data.store import lineage
-
     try:
-        return lineage(dataset_id)[::-1]
+        return dataset_lineage(dataset_id)[::-1]
     except SlmopsError:  # a deleted dataset: the lineage shows what is still recorded
         return []
 

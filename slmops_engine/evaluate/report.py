@@ -11,7 +11,7 @@ from typing import Any
 
 from .charts import all_charts
 from .labels import TABLE_ORDER, fmt, is_teacher, label, metric, name_of, ok_variants
-from .lineage import lineage_of
+from .lineage import MODEL_STEPS, lineage_of
 
 __all__ = ["REFERENCE_CASE", "lineage_of", "render_report"]
 
@@ -130,14 +130,16 @@ def _settings(settings: dict) -> str:
 
 
 def _lineage(lineage: list[dict]) -> str:
+    made = [s.get("name") for s in lineage if s.get("step") in MODEL_STEPS.values()]
+    title = f"How {made[-1]} was made" if made else "How the model was made"
     if not lineage:
-        return "<h2>How the model was made</h2><p class='muted'>No recorded lineage for the chosen model.</p>"
+        return f"<h2>{_e(title)}</h2><p class='muted'>No recorded lineage for the chosen model.</p>"
     items = "".join(
         f"<li><b>{_e(s.get('step', ''))}</b>: {_e(s.get('name', ''))}"
         f"<div class='muted'>{_e(s.get('detail', ''))}</div>{_settings(s.get('settings') or {})}</li>"
         for s in lineage
     )
-    return f"<h2>How the model was made</h2><ol class='lineage'>{items}</ol>"
+    return f"<h2>{_e(title)}</h2><ol class='lineage'>{items}</ol>"
 
 
 def _columns(ev: dict) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from ..sysinfo import human_bytes
 from . import metrics as m
+from .labels import size as human_size
 
 QUALITY_METRICS = ("label_accuracy", "rouge_l", "bleu", "chrf", "exact_match", "token_f1")
 
@@ -130,7 +130,7 @@ def recommend(variants: list[dict], metric: str, tolerance: float) -> dict | Non
         else f"{q:.0%} {label}, within {tolerance:.0%} of the best student's {best:.0%}"
     )
     deployable = pick["runtime"] == "onnxruntime-genai" and pick["kind"] == "onnx"
-    sentence = f"Ship {name}: the smallest model with {why}, at {human_bytes(pick['metrics']['size_bytes'])}."
+    sentence = f"Ship {name}: the smallest model with {why}, at {human_size(pick['metrics']['size_bytes'])}."
     if pick["kind"] in ("base", "finetune"):
         sentence += " Convert it to ONNX int4 on the Optimize page to make it smaller and faster."
     return {
