@@ -28,6 +28,7 @@ PAGES = [
     "pages/distill.py",
     "pages/finetune.py",
     "pages/optimize.py",
+    "pages/evaluate.py",
     "pages/deploy.py",
     "pages/chat.py",
     "pages/jobs.py",

@@ -17,7 +17,7 @@ ROUTES = {"invoice": "billing", "password": "account", "parcel": "shipping", "cr
 TEST_ROWS = 8
 
 
-def routing_dataset(tmp_path: Path):
+def routing_dataset(tmp_path: Path, project_id: int | None = None):
     rows = []
     words = list(ROUTES)
     for i in range(16 + TEST_ROWS):
@@ -32,7 +32,7 @@ def routing_dataset(tmp_path: Path):
         )
     f = tmp_path / "routing.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    ds, _ = import_file(f, project_id=None)
+    ds, _ = import_file(f, project_id=project_id)
     return ds
 
 
