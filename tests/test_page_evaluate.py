@@ -49,8 +49,8 @@ def test_an_evaluation_started_on_the_page_shows_its_results(ready) -> None:
     p, ds, base, onnx = ready
     at = open_app(PAGE, p.id)
     no_exception(at)
-    assert at.multiselect(key=f"eval_refs_{p.id}").value == ["teacher", str(base.id)]
-    at.multiselect(key=f"eval_refs_{p.id}").set_value(["teacher", str(base.id), str(onnx.id)]).run()
+    # by default: the teacher, the base student and its newest conversion of each precision
+    assert at.multiselect(key=f"eval_refs_{p.id}").value == ["teacher", str(base.id), str(onnx.id)]
     assert at.selectbox(key=f"eval_dataset_{p.id}").value.id == ds.id
     assert "No evaluation yet" in texts(at)
     at.button(key=f"eval_start_{p.id}").click().run()

@@ -67,14 +67,16 @@ def default_refs(project_id: int, has_teacher: bool) -> list[str]:
     base = [r for r in rows if r["stage"] == "import"]
     tuned = [r for r in rows if r["stage"] == "finetune"]
     refs += [str(base[-1]["id"])] if base else []
+    source = tuned[-1] if tuned else (base[-1] if base else None)
+    if source is None:
+        return refs
     if tuned:
-        newest = tuned[-1]
-        refs.append(str(newest["id"]))
-        convs = [r for r in rows if r["stage"] == "convert" and r["parent"] == newest["id"]]
-        latest: dict[str, dict] = {}
-        for r in convs:
+        refs.append(str(source["id"]))
+    latest: dict[str, dict] = {}  # the newest conversion of each precision
+    for r in rows:
+        if r["stage"] == "convert" and r["parent"] == source["id"]:
             latest[r["precision"]] = r
-        refs += [str(r["id"]) for r in latest.values()]
+    refs += [str(r["id"]) for r in latest.values()]
     return refs
 
 

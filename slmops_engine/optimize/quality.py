@@ -11,24 +11,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import DataError
-
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 on whitespace tokens (longest common subsequence)."""
-    a, b = candidate.lower().split(), reference.lower().split()
-    if not a or not b:
-        return 0.0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    lcs = prev[-1]
-    if lcs == 0:
-        return 0.0
-    p, r = lcs / len(a), lcs / len(b)
-    return 2 * p * r / (p + r)
+from ..evaluate.metrics import rouge_l
 
 
 def _rows(dataset_id: int, split: str, n: int) -> list[dict]:

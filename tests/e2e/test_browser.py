@@ -234,3 +234,28 @@ def test_deploy_and_chat_in_the_browser(serving, tiny_onnx, app_url: str, tmp_pa
         expect(page.get_by_text("first token after").first).to_be_visible()
         expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
         assert deps.get_deployment(d.id).requests == 1
+
+
+def test_evaluate_in_the_browser_shows_results_and_charts(tiny_model_dir, tiny_onnx, app_url: str, tmp_path: Path):
+    """An evaluation started on the Evaluate page runs in the app's own job runner; its dashboards render."""
+    from playwright.sync_api import expect
+
+    from tests.support.evaluation import project_with_teacher, register, route_or_judge, routing_dataset
+    from tests.support.openai_server import OpenAIServer
+
+    with OpenAIServer(answer=route_or_judge) as srv, browser_page() as page:
+        project = project_with_teacher(srv.url, "e2e-evaluate")
+        routing_dataset(tmp_path, project.id)
+        base = register(tiny_model_dir, stage="import", fmt="hf", precision="float32", project_id=project.id)
+        register(
+            tiny_onnx["llama"], stage="convert", fmt="onnx", precision="int4", parent_id=base.id, project_id=project.id
+        )
+        page.goto(f"{app_url}/evaluate?project={project.id}")
+        expect(page.get_by_role("heading", name="Evaluate", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Start evaluation").click()
+        expect(page.get_by_text("of the teacher's accuracy").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()  # Plotly drew it
+        page.get_by_role("tab", name="Trade-offs").click()
+        expect(page.get_by_text("Pareto front").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "evaluate.png"), full_page=True)
