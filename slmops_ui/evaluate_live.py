@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slmops_engine.errors import SlmopsError
-from slmops_engine.jobs import cancel_job, get_job, job_state, retry_job
+from slmops_engine.jobs import get_job, job_state
 from slmops_engine.models import Job, JobStatus
 
-from .feedback import show_error, show_failure
-from .jobs import cancel_button, progress_text, run_header, run_progress
+from .feedback import show_failure
+from .jobs import cancel_button, cancel_or_retry, progress_text, run_header, run_progress
 
 STATUS_ICON = {
     "queued": ":material/schedule:",
@@ -18,15 +17,6 @@ STATUS_ICON = {
     "done": ":material/check_circle:",
     "failed": ":material/error:",
 }
-
-
-def _act(action: str, job_id: int) -> None:
-    try:
-        cancel_job(job_id) if action == "cancel" else retry_job(job_id)
-    except SlmopsError as exc:
-        show_error(exc)
-        return
-    st.rerun(scope="app")
 
 
 def _variant_cards(job_id: int) -> None:
@@ -55,9 +45,9 @@ def _panel(job_id: int) -> None:
         if not job.status.finished:
             stopping = job.cancel_requested_at is not None
             if cancel_button(job.id, stopping, key=f"eval_cancel_{job.id}", help="Answers made so far are kept."):
-                _act("cancel", job.id)
+                cancel_or_retry("cancel", job.id)
         elif st.button("Retry", key=f"eval_retry_{job.id}", icon=":material/replay:", help="Resumes where it stopped."):
-            _act("retry", job.id)
+            cancel_or_retry("retry", job.id)
 
     with st.container(border=True):
         run_header(job, actions)

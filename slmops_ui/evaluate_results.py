@@ -75,11 +75,12 @@ def _samples(ev: dict) -> None:
         table.append(line)
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=360)
     rec = ev.get("recommendation")
-    if rec:
-        best, worst = best_and_worst(ev, rec["id"])
+    chosen = next((v for v in ev["variants"] if rec and v["id"] == rec["id"]), None)
+    if chosen:
+        best, worst = best_and_worst(chosen["samples"])
         b, w = st.columns(2)
-        b.markdown(f"**Best answers of {rec['name']}**")
-        w.markdown(f"**Worst answers of {rec['name']}**")
+        b.markdown(f"**Best answers of {chosen['name']}**")
+        w.markdown(f"**Worst answers of {chosen['name']}**")
         for col, items in ((b, best), (w, worst)):
             for s in items:
                 col.caption(f"{s['prompt'][:160]}  \n→ {s.get('answer')!s:.160} · reference: {s['reference'][:80]}")

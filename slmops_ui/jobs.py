@@ -12,7 +12,7 @@ from slmops_engine.jobs.supervisor import supervisor_pid
 from slmops_engine.models import Job, JobStatus
 from slmops_engine.overview import active_jobs
 
-from .feedback import show_failure
+from .feedback import show_error, show_failure
 from .format import STATUS_STYLE, ago, elapsed, human_duration
 from .nav import page_for
 
@@ -168,3 +168,13 @@ def cancel_button(job_id: int, stopping: bool, *, key: str, help: str | None = N
     return st.button(
         "Stopping…" if stopping else "Cancel", key=key, disabled=stopping, icon=":material/stop_circle:", help=help
     )
+
+
+def cancel_or_retry(action: str, job_id: int) -> None:
+    """A stage page's Cancel / Retry: the outcome shows on the whole page (an error says why it could not)."""
+    try:
+        cancel_job(job_id) if action == "cancel" else retry_job(job_id)
+    except SlmopsError as exc:
+        show_error(exc)
+        return
+    st.rerun(scope="app")

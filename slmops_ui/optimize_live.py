@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slmops_engine.errors import SlmopsError
-from slmops_engine.jobs import cancel_job, get_job, retry_job
+from slmops_engine.jobs import get_job
 from slmops_engine.models import Job, JobStatus
 
-from .feedback import show_error, show_failure
+from .feedback import show_failure
 from .format import ago
-from .jobs import cancel_button, progress_text, run_progress, status_badge
-
-
-def _act(action: str, job_id: int) -> None:
-    try:
-        cancel_job(job_id) if action == "cancel" else retry_job(job_id)
-    except SlmopsError as exc:
-        show_error(exc)
-        return
-    st.rerun(scope="app")
+from .jobs import cancel_button, cancel_or_retry, progress_text, run_progress, status_badge
 
 
 def _actions(job: Job) -> None:
@@ -27,9 +17,9 @@ def _actions(job: Job) -> None:
         stopping = job.cancel_requested_at is not None
         help_text = "Stops this conversion; nothing half-built is kept."
         if cancel_button(job.id, stopping, key=f"optimize_cancel_{job.id}", help=help_text):
-            _act("cancel", job.id)
+            cancel_or_retry("cancel", job.id)
     elif st.button("Retry", key=f"optimize_retry_{job.id}", icon=":material/replay:", help="Runs it again."):
-        _act("retry", job.id)
+        cancel_or_retry("retry", job.id)
 
 
 def _card(job: Job) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from .charts import all_charts
 from .labels import TABLE_ORDER, fmt, is_teacher, label, metric, name_of, ok_variants
 from .lineage import MODEL_STEPS, lineage_of
+from .views import best_and_worst
 
 __all__ = ["REFERENCE_CASE", "lineage_of", "render_report"]
 
@@ -194,13 +195,6 @@ def _focus(ev: dict) -> dict | None:
     return max(students, key=lambda v: metric(v, primary) or 0, default=None)
 
 
-def _rank(s: dict) -> tuple:
-    if s.get("error") or s.get("answer") is None:
-        return (-1.0, 0.0, 0.0)
-    correct = s.get("correct")
-    return (float(bool(correct)) if correct is not None else 0.0, s.get("rouge_l") or 0.0, s.get("judge_score") or 0.0)
-
-
 def _sample(s: dict, css: str, teacher: dict | None) -> str:
     facts = [f"row {s.get('row')}"]
     if s.get("label") is not None:
@@ -227,9 +221,7 @@ def _samples(ev: dict) -> str:
         return ""
     teacher = next((t for t in ok_variants(ev) if is_teacher(t) and t is not v), None)
     by_row = {s.get("row"): s for s in (teacher or {}).get("samples") or []}
-    ranked = sorted(samples, key=_rank, reverse=True)
-    best = ranked[:SAMPLES_SHOWN]
-    worst = [s for s in ranked[::-1] if s not in best][:SAMPLES_SHOWN]
+    best, worst = best_and_worst(samples, SAMPLES_SHOWN)
     return (
         f"<h2>Answers of {_e(name_of(v))}</h2><h3>Best</h3>"
         + "".join(_sample(s, "good", None) for s in best)

@@ -195,25 +195,29 @@ class OnnxRunner:
         )
 
     def nll(self, batch: list[list[dict]], references: list[str]) -> list[tuple[float, int]]:
-        import numpy as np
-
         out = []
         for messages, ref in zip(batch, references, strict=True):
-            prompt = self._prompt(messages)
-            answer = self._encode(ref)
-            if not answer:
-                out.append((0.0, 0))
-                continue
+            prompt, answer = self._prompt(messages), self._encode(ref)
             gen = self._generator(len(prompt) + len(answer) + 1)
-            gen.append_tokens(prompt)
-            total = 0.0
-            for t in answer:
-                logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)
-                m = logits.max()
-                total += float(m + math.log(np.exp(logits - m).sum()) - logits[t])
-                gen.append_tokens([t])
-            out.append((total, len(answer)))
+            out.append((answer_nll(gen, prompt, answer), len(answer)))
         return out
+
+
+def answer_nll(gen, prompt: list[int], answer: list[int]) -> float:
+    """Negative log-likelihood of ``answer`` after ``prompt``, token by token through an onnxruntime-genai
+    generator (it exposes the next token's logits, not the whole sequence's)."""
+    import numpy as np
+
+    if not answer:
+        return 0.0
+    gen.append_tokens(prompt)
+    total = 0.0
+    for t in answer:
+        logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)
+        m = logits.max()
+        total += float(m + math.log(np.exp(logits - m).sum()) - logits[t])
+        gen.append_tokens([t])
+    return total
 
 
 def load_runner(runtime: str, path: str, adapter: dict | None = None):

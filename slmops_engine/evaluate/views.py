@@ -120,11 +120,16 @@ def filter_samples(ev: dict, mode: str) -> list[dict]:
     return out
 
 
-def best_and_worst(ev: dict, variant_id, n: int = 3) -> tuple[list[dict], list[dict]]:
-    """A variant's best and worst samples by ROUGE-L (then label correctness)."""
-    v = next((x for x in ev["variants"] if x["id"] == variant_id and x["status"] == "ok"), None)
-    if v is None:
-        return [], []
-    scored = [s for s in v["samples"] if s.get("answer") is not None]
-    ranked = sorted(scored, key=lambda s: (bool(s.get("correct")), s.get("rouge_l") or 0))
-    return ranked[::-1][:n], ranked[:n]
+def sample_rank(s: dict) -> tuple:
+    """Better answers sort higher: right label first, then ROUGE-L, then the judge; failed answers last."""
+    if s.get("error") or s.get("answer") is None:
+        return (-1.0, 0.0, 0.0)
+    correct = s.get("correct")
+    return (float(bool(correct)) if correct is not None else 0.0, s.get("rouge_l") or 0.0, s.get("judge_score") or 0.0)
+
+
+def best_and_worst(samples: list[dict], n: int = 3) -> tuple[list[dict], list[dict]]:
+    """The n best answers and the n worst of the rest (worst first)."""
+    ranked = sorted(samples, key=sample_rank, reverse=True)
+    best = ranked[:n]
+    return best, [s for s in ranked[::-1] if s not in best][:n]

@@ -75,19 +75,11 @@ class OnnxSide:
         self.tok = og.Tokenizer(self.model)
 
     def nll(self, prompt: list[int], answer: list[int]) -> float:
-        import numpy as np
+        from ..evaluate.runtimes import answer_nll
 
         params = self.og.GeneratorParams(self.model)
         params.set_search_options(max_length=len(prompt) + len(answer) + 1, do_sample=False)
-        gen = self.og.Generator(self.model, params)
-        gen.append_tokens(prompt)
-        total = 0.0
-        for t in answer:
-            logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)
-            m = logits.max()
-            total += float(m + math.log(np.exp(logits - m).sum()) - logits[t])
-            gen.append_tokens([t])
-        return total
+        return answer_nll(self.og.Generator(self.model, params), prompt, answer)
 
     def generate(self, prompt: list[int], max_new: int) -> tuple[list[int], float, float]:
         params = self.og.GeneratorParams(self.model)
