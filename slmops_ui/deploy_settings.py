@@ -28,6 +28,11 @@ ROLE_HELP = {
 }
 
 
+def deploy_choice_key(project_id: int) -> str:
+    """The session key of the model picked on the Deploy page (other pages preselect a model through it)."""
+    return f"dep_{project_id}_model"
+
+
 def pick_model(project: Project, variants: list[ModelVariant]) -> ModelVariant:
     ids = [v.id for v in variants]
     names = {
@@ -35,7 +40,7 @@ def pick_model(project: Project, variants: list[ModelVariant]) -> ModelVariant:
         + (" · adapters (not servable)" if v.metrics.get("adapters") else "")
         for v in variants
     }
-    key = f"dep_{project.id}_model"
+    key = deploy_choice_key(project.id)
     if st.session_state.get(key) not in ids:
         st.session_state.pop(key, None)
     pick = st.selectbox(

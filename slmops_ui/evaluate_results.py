@@ -17,8 +17,9 @@ from slmops_engine.evaluate.views import best_and_worst, filter_samples
 from slmops_engine.jobs import run_dir
 from slmops_engine.models import Job, Project
 
+from .deploy_settings import deploy_choice_key
 from .format import ago
-from .nav import link_to
+from .nav import link_to, page_for
 
 FILTERS = {"all": "All rows", "disagree": "Where the variants disagree", "wrong": "Where a label is wrong"}
 
@@ -43,7 +44,9 @@ def _headline(ev: dict) -> None:
     if rec:
         st.info(rec["sentence"], icon=":material/recommend:")
         if rec.get("deployable"):
-            link_to("deploy", f"Deploy this: {rec['name']}")
+            if st.button(f"Deploy this: {rec['name']}", icon=":material/rocket_launch:", key="eval_deploy_pick"):
+                st.session_state[deploy_choice_key(ev["project_id"])] = rec["variant_id"]  # preselected there
+                st.switch_page(page_for("deploy").path)
         else:
             link_to("optimize", "Convert it on the Optimize page")
 

@@ -65,7 +65,8 @@ def test_an_evaluation_started_on_the_page_shows_its_results(ready) -> None:
     shown = texts(at)
     assert "keeps 0% of the teacher's accuracy" in shown  # random tiny models never route right
     assert "Reference case study" in shown and "Ship tiny convert int4" in shown
-    assert "Deploy this: tiny convert int4" in [link.proto.label for link in at.get("page_link")]
+    deploy = at.button(key="eval_deploy_pick")
+    assert deploy.label == "Deploy this: tiny convert int4"
     assert len(at.get("plotly_chart")) == 5
     table = at.dataframe[0].value
     assert list(table["variant"].str.rstrip(" ★")) == [
@@ -81,6 +82,9 @@ def test_an_evaluation_started_on_the_page_shows_its_results(ready) -> None:
     assert len(at.dataframe[1].value) == TEST_ROWS  # every row has a student with the wrong label
     labels = [b.proto.label for b in at.get("download_button")]
     assert any("report" in x for x in labels) and any("bundle" in x for x in labels)
+    deploy.click().run()  # the Deploy page opens with the recommended model picked
+    no_exception(at)
+    assert at.title[0].value == "Deploy" and at.selectbox(key=f"dep_{p.id}_model").value == onnx.id
 
 
 def test_a_failed_evaluation_is_explained_with_retry(ready) -> None:
