@@ -10,7 +10,7 @@ import streamlit as st
 
 from slmops_engine.evaluate import charts
 from slmops_engine.evaluate.export import export_bundle
-from slmops_engine.evaluate.labels import TABLE_ORDER, fmt, label
+from slmops_engine.evaluate.labels import TABLE_ORDER, fmt, label, short_name
 from slmops_engine.evaluate.report import REFERENCE_CASE, lineage_of, render_report
 from slmops_engine.evaluate.runner import load_evaluation
 from slmops_engine.evaluate.views import best_and_worst, filter_samples
@@ -55,7 +55,7 @@ def _table(ev: dict) -> None:
     metrics = [m for m in TABLE_ORDER if any(v["metrics"].get(m) is not None for v in ev["variants"])]
     rows = []
     for v in ev["variants"]:
-        row = {"variant": v["name"] + (" ★" if v["id"] in ev.get("pareto", []) else "")}
+        row = {"variant": short_name(v) + (" ★" if v["id"] in ev.get("pareto", []) else ""), "name": v["name"]}
         if v["status"] != "ok":
             row |= {label(metrics[0]) if metrics else "status": f"failed: {v['error']}"}
         else:

@@ -158,7 +158,7 @@ def evaluation(onnx_id: int = 12, ft_id: int = 11, dataset_id: int = 5) -> dict:
     }
 
 
-OK_NAMES = {"Prompted teacher", FT_NAME, "SmolLM2 · ONNX int4"}
+OK_NAMES = {"Teacher", "Fine-tuned #11", "ONNX int4 #12"}  # charts show short names: kind and id
 
 
 def trace_names(fig) -> set[str]:
@@ -174,27 +174,27 @@ def test_metric_bars_one_colour_per_variant_quality_in_percent_failed_left_out()
     names = {t.name for t in fig.data}
     assert names == OK_NAMES  # the failed deployment has no bar
     quality = {t.name: dict(zip(t.x, t.y, strict=True)) for t in fig.data if "Label accuracy" in t.x}
-    assert quality["SmolLM2 · ONNX int4"]["Label accuracy"] == pytest.approx(75.0)
-    assert quality[FT_NAME]["ROUGE-L"] == pytest.approx(70.0)
-    teacher = next(t for t in fig.data if t.name == "Prompted teacher")
+    assert quality["ONNX int4 #12"]["Label accuracy"] == pytest.approx(75.0)
+    assert quality["Fine-tuned #11"]["ROUGE-L"] == pytest.approx(70.0)
+    teacher = next(t for t in fig.data if t.name == "Teacher")
     assert teacher.marker.color == "#9ca3af"  # the teacher is grey, students in colour
     assert len({t.marker.color for t in fig.data if t.showlegend is not False}) == 3
     # the judge's 1-10 score gets its own panel, not the % axis; the student without one has no value there
     judge = [t for t in fig.data if list(t.x) == ["Judge score (1–10)"]]
-    assert {t.name: t.y[0] for t in judge} == {"Prompted teacher": 8.2, FT_NAME: None, "SmolLM2 · ONNX int4": 7.5}
+    assert {t.name: t.y[0] for t in judge} == {"Teacher": 8.2, "Fine-tuned #11": None, "ONNX int4 #12": 7.5}
     only = charts.metric_bars(ev, metrics=["rouge_l"])
     assert all(list(t.x) == ["ROUGE-L"] for t in only.data)
 
 
 def test_tradeoff_against_size_highlights_the_front_and_notes_the_unmeasured_teacher():
     fig = charts.tradeoff(evaluation(), "size_bytes")
-    assert "Prompted teacher" in fig.layout.title.text  # no size: left out, said in the title
+    assert "Teacher" in fig.layout.title.text  # no size: left out, said in the title
     points = {t.text[0]: (t.x[0], t.y[0]) for t in fig.data if t.mode == "markers+text"}
-    assert points == {FT_NAME: (270.0, pytest.approx(86.0)), "SmolLM2 · ONNX int4": (80.0, pytest.approx(75.0))}
+    assert points == {"Fine-tuned #11": (270.0, pytest.approx(86.0)), "ONNX int4 #12": (80.0, pytest.approx(75.0))}
     (front,) = [t for t in fig.data if t.name == "Pareto front"]
     assert list(front.x) == [80.0, 270.0]  # joined in order of size
     stars = {t.text[0] for t in fig.data if t.mode == "markers+text" and t.marker.symbol == "star"}
-    assert stars == {FT_NAME, "SmolLM2 · ONNX int4"}
+    assert stars == {"Fine-tuned #11", "ONNX int4 #12"}
 
 
 def test_tradeoff_against_latency_keeps_the_teacher_and_refuses_an_unknown_axis():
@@ -210,14 +210,14 @@ def test_tradeoff_against_latency_keeps_the_teacher_and_refuses_an_unknown_axis(
 def test_latency_box_uses_the_timed_answers_when_there_are_some():
     fig = charts.latency_box(evaluation())
     boxes = {t.name: sorted(t.y) for t in fig.data}
-    assert set(boxes) == {"Prompted teacher", "SmolLM2 · ONNX int4"}  # the others have no answer latencies
-    assert boxes["Prompted teacher"] == [900.0, 910.0]  # the batched 5 s answer is not a user's latency
-    assert boxes["SmolLM2 · ONNX int4"] == [110.0, 130.0]
+    assert set(boxes) == {"Teacher", "ONNX int4 #12"}  # the others have no answer latencies
+    assert boxes["Teacher"] == [900.0, 910.0]  # the batched 5 s answer is not a user's latency
+    assert boxes["ONNX int4 #12"] == [110.0, 130.0]
     ev = evaluation()
     for s in ev["variants"][2]["samples"]:
         s["timed"] = False
     untimed = charts.latency_box(ev)
-    assert sorted(next(t for t in untimed.data if t.name == "SmolLM2 · ONNX int4").y) == [110, 125, 130, 140]
+    assert sorted(next(t for t in untimed.data if t.name == "ONNX int4 #12").y) == [110, 125, 130, 140]
 
 
 def test_cost_bars_share_the_variant_names_and_show_missing_values_as_na():
@@ -226,9 +226,9 @@ def test_cost_bars_share_the_variant_names_and_show_missing_values_as_na():
     assert all(set(t.y) == OK_NAMES for t in fig.data)
     size, memory, speed = fig.data
     by_name = dict(zip(size.y, size.x, strict=True))
-    assert by_name["SmolLM2 · ONNX int4"] == 80.0 and by_name["Prompted teacher"] is None
-    assert dict(zip(memory.y, memory.text, strict=True))[FT_NAME] == "n/a"
-    assert dict(zip(speed.y, speed.x, strict=True))["SmolLM2 · ONNX int4"] == 90.0
+    assert by_name["ONNX int4 #12"] == 80.0 and by_name["Teacher"] is None
+    assert dict(zip(memory.y, memory.text, strict=True))["Fine-tuned #11"] == "n/a"
+    assert dict(zip(speed.y, speed.x, strict=True))["ONNX int4 #12"] == 90.0
 
 
 @pytest.mark.parametrize(

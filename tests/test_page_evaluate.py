@@ -69,14 +69,11 @@ def test_an_evaluation_started_on_the_page_shows_its_results(ready) -> None:
     assert deploy.label == "Deploy this: tiny convert int4"
     assert len(at.get("plotly_chart")) == 5
     table = at.dataframe[0].value
-    assert list(table["variant"].str.rstrip(" ★")) == [
-        "Teacher (teacher-model)",
-        "tiny import float32",
-        "tiny convert int4",
-    ]
+    assert list(table["variant"].str.rstrip(" ★")) == ["Teacher", f"Base student #{base.id}", f"ONNX int4 #{onnx.id}"]
+    assert list(table["name"]) == ["Teacher (teacher-model)", "tiny import float32", "tiny convert int4"]
     assert table["Label accuracy"].tolist()[0] == "100.0%"
     sides = at.dataframe[1].value
-    assert len(sides) == TEST_ROWS and {"prompt", "reference", "Teacher (teacher-model)"} <= set(sides.columns)
+    assert len(sides) == TEST_ROWS and {"prompt", "reference", "Teacher", f"ONNX int4 #{onnx.id}"} <= set(sides.columns)
     at.radio(key=f"eval_filter_{job.id}").set_value("wrong").run()
     no_exception(at)
     assert len(at.dataframe[1].value) == TEST_ROWS  # every row has a student with the wrong label

@@ -75,10 +75,11 @@ def variants_cmd(args: argparse.Namespace) -> int:
 def _print_comparison(ev: dict) -> None:
     metric = ev["primary_metric"]
     print(f"{ev['rows']} rows of dataset {ev['dataset_id']} ({ev['split']}); main measure: {metric}")
-    print(f"{'variant':<44} {metric:>14} {'rouge_l':>8} {'p50 ms':>8} {'tok/s':>7} {'peak MB':>8} {'size MB':>8}")
+    heads = f"{metric:>14} {'rouge_l':>8} {'p50 ms':>8} {'tok/s':>7} {'peak MB':>8} {'size MB':>8}"
+    print(f"{'id':<12} {'variant':<44} {heads}")
     for v in ev["variants"]:
         if v["status"] != "ok":
-            print(f"{v['name'][:44]:<44} failed: {v['error']}")
+            print(f"{v['id']!s:<12} {v['name'][:44]:<44} failed: {v['error']}")
             continue
         m = v["metrics"]
 
@@ -86,7 +87,7 @@ def _print_comparison(ev: dict) -> None:
             return fmt.format(x) if x is not None else "—"
 
         print(
-            f"{v['name'][:44]:<44} {f(m.get(metric), '{:.1%}'):>14} {f(m['rouge_l'], '{:.3f}'):>8} "
+            f"{v['id']!s:<12} {v['name'][:44]:<44} {f(m.get(metric), '{:.1%}'):>14} {f(m['rouge_l'], '{:.3f}'):>8} "
             f"{f(m['latency_p50_ms'], '{:.0f}'):>8} {f(m['tokens_per_s'], '{:.0f}'):>7} "
             f"{f(m['peak_rss_bytes'] and m['peak_rss_bytes'] / 1e6, '{:.0f}'):>8} "
             f"{f(m['size_bytes'] and m['size_bytes'] / 1e6, '{:.1f}'):>8}"

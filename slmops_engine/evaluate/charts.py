@@ -9,11 +9,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import ConfigError
-from .labels import SHARES, colors, label, metric, name_of, ok_variants
+from .labels import SHARES, colors, label, metric, ok_variants
+from .labels import short_name as name_of
 
 MB = 1e6
 TRADEOFF_AXES = {"size_bytes": "Size (MB)", "latency_p50_ms": "Latency p50 (ms)"}
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 60, "b": 10}, "legend_title_text": ""}
+# The legend goes under the plot: variant names would otherwise squeeze the plot to half the width.
+_LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0, "title_text": ""},
+}
 
 
 def _empty(title: str, why: str) -> go.Figure:

@@ -74,6 +74,24 @@ def name_of(v: dict) -> str:
     return str(v.get("name") or v.get("id"))
 
 
+def short_name(v: dict) -> str:
+    """A name that fits a chart's legend and points: what the variant is, and its id ('ONNX int4 #3')."""
+    kind, vid, precision = v.get("kind"), v.get("id"), v.get("precision") or ""
+    if kind == "teacher":
+        return "Teacher"
+    if kind == "base":
+        return f"Base student #{vid}"
+    if kind == "finetune":
+        return f"Fine-tuned #{vid}"
+    if kind == "onnx":
+        return f"ONNX {precision} #{vid}".replace("  ", " ")
+    if kind == "adapter":
+        return f"Adapter {str(vid).partition(':')[2]} #{str(vid).partition(':')[0]}"
+    if kind == "deployment":
+        return f"Deployed {precision} #{str(vid).partition(':')[2]}".replace("  ", " ")
+    return name_of(v)
+
+
 def colors(ev: dict) -> dict[str, str]:
     """One colour per variant (keyed by str(id)), stable across charts; the teacher is grey."""
     out, i = {}, 0

@@ -70,8 +70,17 @@ def sample_key(target: Target, messages: list[dict], settings: dict) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _folder_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.glob("*.safetensors"))
+def _recorded_size(path: Path) -> int | None:
+    """The size recorded for this model folder (the same number its variant shows), else its weights' size."""
+    from sqlmodel import select
+
+    from ..db import session_scope
+
+    with session_scope() as s:
+        v = s.exec(select(ModelVariant).where(ModelVariant.artifact_path == str(path))).first()
+    if v is not None and v.size_bytes:
+        return v.size_bytes
+    return sum(f.stat().st_size for f in path.glob("*.safetensors")) or None if path.is_dir() else None
 
 
 def teacher_target(project_id: int | None) -> Target:
@@ -86,7 +95,7 @@ def teacher_target(project_id: int | None) -> Target:
     if teacher.provider == Provider.local:
         path = Path(teacher.local_path or "")
         name = "Teacher (prompted, on this machine)"
-        size = _folder_size(path) if path.is_dir() else None
+        size = _recorded_size(path)
         return Target(name=name, runtime="transformers", path=str(path), size_bytes=size, **common)
     name = f"Teacher ({teacher.model})"
     return Target(name=name, runtime="endpoint", endpoint=teacher.model_dump(mode="json"), **common)

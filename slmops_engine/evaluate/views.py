@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from ..db import session_scope
 from ..models import Dataset, Deployment, DeploymentStatus, Job, JobStatus
 from .config import TEACHER
+from .labels import short_name
 
 
 def variant_rows(project_id: int | None) -> list[dict]:
@@ -102,14 +103,14 @@ def latest_finished(project_id: int) -> Job | None:
 
 
 def filter_samples(ev: dict, mode: str) -> list[dict]:
-    """Rows side by side: {row, prompt, reference, label, answers: {variant name: sample}} filtered by
+    """Rows side by side: {row, prompt, reference, label, answers: {short variant name: sample}} filtered by
     'all', 'disagree' (the variants give different answers) or 'wrong' (some variant's label is wrong)."""
     ok = [v for v in ev["variants"] if v["status"] == "ok"]
     if not ok:
         return []
     out = []
     for i, first in enumerate(ok[0]["samples"]):
-        answers = {v["name"]: v["samples"][i] for v in ok}
+        answers = {short_name(v): v["samples"][i] for v in ok}
         texts = {(s.get("answer") or "").strip().lower() for s in answers.values()}
         row = {k: first[k] for k in ("row", "prompt", "reference", "label")} | {"answers": answers}
         if mode == "disagree" and len(texts) < 2:
