@@ -27,14 +27,13 @@ def run(task: dict) -> None:
     runner = load_runner(target["runtime"], target["path"], target.get("adapter"))
     max_new, batch_size = task["max_new_tokens"], task["batch_size"]
     timed = [it for it in items if it["timed"]]
-    rest = [it for it in items if not it["timed"]]
+    # Batches of similar length waste less on padding.
+    rest = sorted((it for it in items if not it["timed"]), key=lambda it: len(json.dumps(it["messages"])))
     groups = [[it] for it in timed] + [rest[i : i + batch_size] for i in range(0, len(rest), batch_size)]
     for group in groups:
-        messages = [it["messages"] for it in group]
-        answers = runner.answer(messages, max_new)
-        scores = runner.nll(messages, [it["reference"] for it in group])
+        answers = runner.answer([it["messages"] for it in group], max_new, [it["reference"] for it in group])
         rows = []
-        for it, ans, (nll, n) in zip(group, answers, scores, strict=True):
+        for it, ans in zip(group, answers, strict=True):
             rows.append(
                 {
                     "key": it["key"],
@@ -46,8 +45,8 @@ def run(task: dict) -> None:
                     "tokens": ans.tokens,
                     "prompt_tokens": ans.prompt_tokens,
                     "timed": it["timed"],
-                    "nll": nll if n else None,
-                    "ref_tokens": n or None,
+                    "nll": ans.nll,
+                    "ref_tokens": ans.ref_tokens,
                     "peak_rss": peak_rss(),
                 }
             )

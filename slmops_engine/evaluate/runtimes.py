@@ -19,6 +19,8 @@ class Answer:
     latency_ms: float
     ttft_ms: float | None = None
     prompt_tokens: int = 0
+    nll: float | None = None  # of the reference answer, when one was given
+    ref_tokens: int | None = None
 
 
 def _tokenizer(path: str):
@@ -61,8 +63,10 @@ class TransformersRunner:
             "stop" if end is not None else "length",
         )
 
-    def answer(self, batch: list[list[dict]], max_new_tokens: int) -> list[Answer]:
-        """Answer prompts together (greedy); one prompt alone also measures the time to its first token."""
+    def answer(self, batch: list[list[dict]], max_new_tokens: int, references: list[str] | None = None) -> list[Answer]:
+        """Answer prompts together (greedy). With references, each one's likelihood comes from the same pass that
+        reads the prompts (prompt + reference in one forward; the cache is cut back to the prompt for generating).
+        One prompt alone also measures the time to its first token."""
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         torch, tok = self.torch, self.tok
@@ -75,15 +79,35 @@ class TransformersRunner:
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool)
 
         ids = [_prompt_ids(tok, m) for m in batch]
-        width = max(len(x) for x in ids)
+        refs = [tok(r, add_special_tokens=False)["input_ids"] for r in references] if references else [[] for _ in ids]
+        width, span = max(len(x) for x in ids), max(len(r) for r in refs)
         pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+        # prompts padded on the left (they end together), references on the right after them
+        seqs = torch.tensor(
+            [[pad] * (width - len(x)) + x + r + [pad] * (span - len(r)) for x, r in zip(ids, refs, strict=True)]
+        )
+        mask = torch.tensor(
+            [
+                [0] * (width - len(x)) + [1] * (len(x) + len(r)) + [0] * (span - len(r))
+                for x, r in zip(ids, refs, strict=True)
+            ]
+        )
         t0 = time.perf_counter()
         with torch.no_grad():
-            out = self.model.generate(
-                input_ids=input_ids,
+            read = self.model(
+                input_ids=seqs,
                 attention_mask=mask,
+                position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                use_cache=True,
+                logits_to_keep=span + 1,  # position width-1+j predicts reference token j
+            )
+            scores = self._reference_nll(read.logits[:, :span], refs) if span else [(0.0, 0)] * len(ids)
+            cache = read.past_key_values
+            cache.crop(-(span + 1))  # back to the prompt less its last token: generation goes on from there
+            out = self.model.generate(
+                input_ids=seqs[:, :width],
+                attention_mask=mask[:, :width],
+                past_key_values=cache,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 temperature=None,
@@ -104,32 +128,22 @@ class TransformersRunner:
                     latency_ms=secs * 1000 / len(batch),
                     ttft_ms=(first[0] - t0) * 1000 if first and len(batch) == 1 else None,
                     prompt_tokens=len(ids[i]),
+                    nll=scores[i][0] if refs[i] else None,
+                    ref_tokens=scores[i][1] or None,
                 )
             )
         return answers
 
-    def nll(self, batch: list[list[dict]], references: list[str]) -> list[tuple[float, int]]:
-        """(negative log-likelihood, tokens) of each reference answer after its prompt, in one forward pass."""
-        torch, tok = self.torch, self.tok
-        seqs, spans = [], []
-        for messages, ref in zip(batch, references, strict=True):
-            prompt = _prompt_ids(tok, messages)
-            answer = tok(ref, add_special_tokens=False)["input_ids"]
-            seqs.append(prompt + answer)
-            spans.append((len(prompt), len(answer)))
-        width = max(len(s) for s in seqs)
-        input_ids = torch.tensor([s + [tok.pad_token_id] * (width - len(s)) for s in seqs])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
-        with torch.no_grad():
-            logp = torch.log_softmax(self.model(input_ids=input_ids, attention_mask=mask).logits.float(), dim=-1)
+    def _reference_nll(self, logits, refs: list[list[int]]) -> list[tuple[float, int]]:
+        torch = self.torch
+        logp = torch.log_softmax(logits.float(), dim=-1)
         out = []
-        for i, (start, n) in enumerate(spans):
-            if n == 0:
+        for i, r in enumerate(refs):
+            if not r:
                 out.append((0.0, 0))
                 continue
-            targets = input_ids[i, start : start + n]
-            picked = logp[i, start - 1 : start - 1 + n].gather(1, targets[:, None])
-            out.append((float(-picked.sum()), n))
+            picked = logp[i, : len(r)].gather(1, torch.tensor(r)[:, None])
+            out.append((float(-picked.sum()), len(r)))
         return out
 
 
@@ -166,8 +180,12 @@ class OnnxRunner:
             gen.set_active_adapter(self.adapters, self.adapter)
         return gen
 
-    def answer(self, batch: list[list[dict]], max_new_tokens: int) -> list[Answer]:
-        return [self._one(m, max_new_tokens) for m in batch]
+    def answer(self, batch: list[list[dict]], max_new_tokens: int, references: list[str] | None = None) -> list[Answer]:
+        answers = [self._one(m, max_new_tokens) for m in batch]
+        if references:
+            for a, (nll, n) in zip(answers, self.nll(batch, references), strict=True):
+                a.nll, a.ref_tokens = (nll, n) if n else (None, None)
+        return answers
 
     def _one(self, messages: list[dict], max_new_tokens: int) -> Answer:
         ids = self._prompt(messages)
