@@ -139,6 +139,6 @@ def lifecycle(project_id: int) -> list[Step]:
         Step("distill", "Distill (teacher answers)", counts["distill"] > 0, f"{counts['distill']} dataset(s)"),
         Step("finetune", "Fine-tune the student", counts["finetune"] > 0, f"{counts['finetune']} model(s)"),
         Step("optimize", "Convert and quantize", counts["optimize"] > 0, f"{counts['optimize']} variant(s)"),
-        Step("deploy", "Deploy to Foundry Local", counts["deploy"] > 0, f"{counts['deploy']} deployment(s)"),
         Step("evaluate", "Evaluate and compare", counts["evaluate"] > 0, f"{counts['evaluate']} evaluation(s)"),
+        Step("deploy", "Deploy to Foundry Local", counts["deploy"] > 0, f"{counts['deploy']} deployment(s)"),
     ]

@@ -28,7 +28,7 @@ def test_create_list_get_and_duplicate_names():
 def test_lifecycle_follows_what_the_project_has():
     p = create_project("demo")
     steps = {s.key: s for s in lifecycle(p.id)}
-    assert list(steps) == ["models", "data", "distill", "finetune", "optimize", "deploy", "evaluate"]
+    assert list(steps) == ["models", "data", "distill", "finetune", "optimize", "evaluate", "deploy"]
     assert not any(s.done for s in steps.values())
 
     set_teacher(p.id, TeacherConfig(provider=Provider.ollama, base_url="http://127.0.0.1:11434/v1", model="llama3"))

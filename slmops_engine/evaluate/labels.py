@@ -14,6 +14,7 @@ LABELS: dict[str, str] = {
     "bleu": "BLEU",
     "chrf": "chrF",
     "judge_score": "Judge score (1–10)",
+    "judge_failed": "Judge failed",
     "perplexity": "Perplexity",
     "latency_p50_ms": "Latency p50",
     "latency_p95_ms": "Latency p95",
@@ -28,7 +29,7 @@ LABELS: dict[str, str] = {
 # The order of the metrics table: quality first, then speed, then cost.
 SPEED = ("latency_p50_ms", "latency_p95_ms", "ttft_ms", "tokens_per_s")
 COST = ("peak_rss_bytes", "size_bytes", "cost_per_1k_answers", "answered", "failed")
-TABLE_ORDER = (*SHARES, "judge_score", "perplexity", *SPEED, *COST)
+TABLE_ORDER = (*SHARES, "judge_score", "judge_failed", "perplexity", *SPEED, *COST)
 TEACHER_COLOR = "#9ca3af"
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#4f46e5", "#65a30d")
 
@@ -51,7 +52,7 @@ def fmt(metric: str, value: Any) -> str:
         return size(value)
     if metric == "cost_per_1k_answers":
         return f"${value:,.4f}"
-    if metric in ("answered", "failed"):
+    if metric in ("answered", "failed", "judge_failed"):
         return f"{value:,.0f}"
     return f"{value:,.1f}"
 

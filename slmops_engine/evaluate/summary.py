@@ -38,6 +38,10 @@ def sample_view(row: dict, sample, labels: list[str]) -> dict:
     }
 
 
+def _judged(s: dict) -> bool:
+    return s.get("judge_score") is not None or bool(s.get("judge_error"))
+
+
 def _r(x: float | None, digits: int = 4) -> float | None:
     return round(x, digits) if x is not None else None
 
@@ -68,7 +72,7 @@ def variant_metrics(samples: list[dict], *, labels: list[str], size_bytes: int |
         "label_accuracy": _r(m.mean([float(bool(s["correct"])) for s in labelled])) if labels else None,
         "perplexity": _r(math.exp(sum(a for a, _ in nll) / sum(n for _, n in nll))) if nll else None,
         "judge_score": _r(m.mean(judged), 2),
-        "judge_failed": sum(1 for s in ok if s.get("judge_error")),
+        "judge_failed": sum(1 for s in ok if s.get("judge_error")) if any(_judged(s) for s in ok) else None,
         "latency_p50_ms": _r(m.percentile([s["latency_ms"] for s in timed], 50), 1),
         "latency_p95_ms": _r(m.percentile([s["latency_ms"] for s in timed], 95), 1),
         "ttft_ms": _r(m.percentile([s["ttft_ms"] for s in timed if s.get("ttft_ms") is not None], 50), 1),
