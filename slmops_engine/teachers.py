@@ -82,6 +82,19 @@ class TeacherConfig(BaseModel):
     few_shot: list[dict[str, str]] = Field(
         default_factory=list, description="Example exchanges shown to the teacher: [{'user': ..., 'assistant': ...}]"
     )
+    labels: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The allowed answers of a labelled task (empty: the data's own labels, if it has them). The "
+        "request states them and the answer is one of them.",
+    )
+    example_shots: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Labelled examples from the training part shown with each prompt, the most similar first "
+        "(0 = none).",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> TeacherConfig:

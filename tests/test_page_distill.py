@@ -17,7 +17,7 @@ from slmops_engine.models import Job, JobStatus, utcnow
 from slmops_engine.synth.config import SynthConfig
 from slmops_engine.synth.views import decisions, filter_rows, is_kept
 from slmops_engine.teachers import Provider, TeacherConfig
-from tests.support.openai_server import Behaviour, default_answer
+from tests.support.openai_server import Behaviour
 from tests.test_pages import _live_navigation, _no_supervisor, no_exception, open_app, texts  # noqa: F401
 
 PAGE = "pages/distill.py"
@@ -185,9 +185,9 @@ def test_run_end_to_end_then_review_and_save(project_with_data, teacher_server) 
 def test_reject_all_flagged_drops_refusals(project_with_data, teacher_server) -> None:
     p, sample = project_with_data
 
-    def answer(messages):  # the teacher refuses anything about passwords
+    def answer(messages):  # the teacher routes everything to billing, but refuses anything about passwords
         last = messages[-1]["content"]
-        return "I'm sorry, but I can't help with that." if "password" in last.lower() else default_answer(messages)
+        return "I'm sorry, but I can't help with that." if "password" in last.lower() else "billing"
 
     teacher_server.answer = answer
     prompts = load_dataset_dict(sample.id)["train"]["prompt"][:30]

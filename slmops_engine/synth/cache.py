@@ -23,14 +23,13 @@ def system_prompt(cfg: SynthConfig) -> str:
     return base
 
 
-def answer_key(cfg: SynthConfig, prompt: str, row_system: str | None, k: int) -> str:
-    """Everything that shapes the answer, and nothing that does not (concurrency, prices, timeouts)."""
+def answer_key(cfg: SynthConfig, messages: list[dict[str, str]], labels: list[str], k: int) -> str:
+    """Everything that shapes the answer (the whole request, the allowed answers), and nothing that does not
+    (concurrency, prices, timeouts)."""
     t = cfg.teacher
     material = {
-        "prompt": prompt,
-        "row_system": row_system,
-        "system": system_prompt(cfg),
-        "few_shot": t.few_shot,
+        "messages": messages,
+        "labels": labels,
         "provider": t.provider.value,
         "base_url": t.base_url,
         "model": t.model,

@@ -16,7 +16,9 @@ def _compose(cfg: SynthConfig, answer: str, reasoning: str | None) -> str:
     return answer
 
 
-def build_answered(cfg: SynthConfig, dd, items, tracker, job_id: int | None) -> Dataset:
+def build_answered(
+    cfg: SynthConfig, dd, items, tracker, job_id: int | None, labels: list[str] | None = None
+) -> Dataset:
     from datasets import Dataset as HFDataset
     from datasets import DatasetDict
 
@@ -36,7 +38,7 @@ def build_answered(cfg: SynthConfig, dd, items, tracker, job_id: int | None) -> 
             ]
         else:
             pairs = by_split[split]
-            flags = flag_answers([a.answer for _, a in pairs], [a.finish_reason for _, a in pairs])
+            flags = flag_answers([a.answer for _, a in pairs], [a.finish_reason for _, a in pairs], labels)
             rows = []
             for (it, a), fl in zip(pairs, flags, strict=True):
                 src = part[it.row]

@@ -10,7 +10,7 @@ REFUSAL = re.compile(
     r"\b(I (?:can(?:no|')t|am unable to|won't) (?:help|assist|answer|provide|comply)|I'm sorry, but|as an AI\b)",
     re.I,
 )
-FLAGS = ("empty", "refusal", "cut_off", "too_long", "duplicate")
+FLAGS = ("empty", "refusal", "cut_off", "too_long", "duplicate", "not_a_label")
 
 
 def split_reasoning(text: str, reasoning_field: str | None = None) -> tuple[str | None, str]:
@@ -24,8 +24,9 @@ def split_reasoning(text: str, reasoning_field: str | None = None) -> tuple[str 
     return m.group(1).strip(), (text[: m.start()] + text[m.end() :]).strip()
 
 
-def flag_answers(answers: list[str], finish_reasons: list[str]) -> list[list[str]]:
-    """Per answer: empty, refusal, cut off by max tokens, much longer than the rest, same as another answer."""
+def flag_answers(answers: list[str], finish_reasons: list[str], labels: list[str] | None = None) -> list[list[str]]:
+    """Per answer: empty, refusal, cut off by max tokens, much longer than the rest, same as another answer, and
+    for a labelled task, not one of the labels."""
     lengths = [len(a.split()) for a in answers]
     typical = median(lengths) if lengths else 0
     seen: dict[str, int] = {}
@@ -46,5 +47,7 @@ def flag_answers(answers: list[str], finish_reasons: list[str]) -> list[list[str
         # Short answers (labels, yes/no) repeat by nature; a repeated long answer is suspicious.
         if n >= 8 and seen[" ".join(a.lower().split())] > 1:
             flags.append("duplicate")
+        if labels and a.strip() not in labels:
+            flags.append("not_a_label")
         out.append(flags)
     return out

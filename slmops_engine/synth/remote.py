@@ -87,6 +87,37 @@ def backoff(attempt: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)
 
 
+def label_schema(labels: list[str]) -> dict:
+    schema = {
+        "type": "object",
+        "properties": {"label": {"type": "string", "enum": list(labels)}},
+        "required": ["label"],
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": "label", "schema": schema, "strict": True}}
+
+
+def _refuses_structured(exc: Exception) -> bool:
+    import openai
+
+    return isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError)
+
+
+def read_label(reply: Reply, labels: list[str]) -> Reply:
+    """The label in a structured ({"label": ...}) or plain answer; the text unchanged when it names none."""
+    from ..evaluate.metrics import predicted_label
+
+    text = reply.text.strip()
+    try:
+        value = json.loads(text).get("label") if text.startswith("{") else None
+    except (ValueError, AttributeError):
+        value = None
+    found = value if value in labels else predicted_label(str(value or text), labels)
+    if found is not None or isinstance(value, str):
+        reply.text = found if found is not None else value
+    return reply
+
+
 class RemoteTeacher:
     def __init__(
         self,
@@ -106,20 +137,34 @@ class RemoteTeacher:
         self.limiter = RateLimiter(requests_per_minute)
         self.on_retry = on_retry
         self.sleep = sleep
+        self.structured = True  # until the endpoint refuses structured output
 
-    async def ask(self, messages: list[dict[str, str]]) -> Reply:
-        """One answer; raises GaveUp(kind) after the retries, EndpointError at once for non-retryable errors."""
+    async def ask(self, messages: list[dict[str, str]], labels: list[str] | None = None) -> Reply:
+        """One answer; raises GaveUp(kind) after the retries, EndpointError at once for non-retryable errors.
+
+        With ``labels``, the answer is asked for as structured output (a JSON schema whose only field is one of
+        the labels); an endpoint that refuses structured output is asked plainly from then on, and its answer is
+        read for a label (one it does not name stays as it is, and is flagged later)."""
         for attempt in range(self.max_retries + 1):
             await self.limiter.acquire()
             t0 = time.perf_counter()
+            extra = {"response_format": label_schema(labels)} if labels and self.structured else {}
             try:
                 resp = await self.client.chat.completions.create(
-                    model=self.cfg.model, messages=messages, temperature=self.temperature, max_tokens=self.max_tokens
+                    model=self.cfg.model,
+                    messages=messages,
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    **extra,
                 )
-                return self._reply(resp, (time.perf_counter() - t0) * 1000)
+                reply = self._reply(resp, (time.perf_counter() - t0) * 1000)
+                return read_label(reply, labels) if labels else reply
             except EndpointError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below; unknown errors are not retried
+                if extra and _refuses_structured(exc):
+                    self.structured = False  # this endpoint has no structured output: ask plainly
+                    return await self.ask(messages, labels)
                 kind = classify(exc)
                 if kind is None:
                     raise endpoint_error(exc, self.cfg) from exc

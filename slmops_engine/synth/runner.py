@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from ..errors import DataError, SlmopsError
 from ..models import TeacherAnswer
 from ..stages.base import Reporter
-from ..teachers import Provider, chat_messages
+from ..teachers import Provider
+from ..teaching import Asking, asking
 from .cache import answer_key, cached, store, system_prompt
 from .config import SynthConfig
 from .parsing import split_reasoning
@@ -22,16 +23,25 @@ class Item:
     row: int
     k: int
     prompt: str
-    row_system: str | None
+    messages: list[dict[str, str]]
     key: str
 
 
 def conversation(cfg: SynthConfig, item: Item) -> list[dict[str, str]]:
-    system = "\n\n".join(s for s in (system_prompt(cfg), item.row_system or "") if s)
-    return chat_messages(system, cfg.teacher.few_shot, item.prompt)
+    return item.messages
 
 
-def work_items(cfg: SynthConfig, dd) -> list[Item]:
+def how_to_ask(cfg: SynthConfig, dd) -> Asking:
+    """The teacher's instructions, the task's labels and the examples it may be shown (the training part's)."""
+    train = (
+        [{"prompt": r["prompt"], "response": r.get("response"), "label": r.get("label")} for r in dd["train"]]
+        if "train" in dd
+        else []
+    )
+    return asking(cfg.teacher, train, system=system_prompt(cfg))
+
+
+def work_items(cfg: SynthConfig, dd, ask: Asking) -> list[Item]:
     items: list[Item] = []
     n_prompts = 0
     for split in cfg.splits:
@@ -41,17 +51,10 @@ def work_items(cfg: SynthConfig, dd) -> list[Item]:
             if cfg.max_prompts is not None and n_prompts >= cfg.max_prompts:
                 return items
             n_prompts += 1
+            messages = ask.messages(row["prompt"], row.get("system"))
             for k in range(cfg.answers_per_prompt):
-                items.append(
-                    Item(
-                        split,
-                        i,
-                        k,
-                        row["prompt"],
-                        row.get("system"),
-                        answer_key(cfg, row["prompt"], row.get("system"), k),
-                    )
-                )
+                key = answer_key(cfg, messages, ask.labels, k)
+                items.append(Item(split, i, k, row["prompt"], messages, key))
     return items
 
 
@@ -72,7 +75,9 @@ def _record(cfg: SynthConfig, item: Item, reply: Reply, job_id: int | None) -> T
     )
 
 
-async def _ask_remote(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None) -> None:
+async def _ask_remote(
+    cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None, labels: list[str]
+) -> None:
     teacher = RemoteTeacher(
         cfg.teacher,
         temperature=cfg.temperature,
@@ -93,7 +98,7 @@ async def _ask_remote(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_
             except asyncio.QueueEmpty:
                 return
             try:
-                reply = await teacher.ask(conversation(cfg, item))
+                reply = await teacher.ask(conversation(cfg, item), labels=labels)
             except GaveUp as exc:
                 tracker.fail(exc.kind)
                 continue
@@ -115,21 +120,25 @@ async def _ask_remote(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_
         await teacher.close()
 
 
-def _ask_local(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None) -> None:
+def _ask_local(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None, labels: list[str]) -> None:
     from .local import LocalTeacher
 
     tracker.reporter.progress(tracker.done / max(tracker.total, 1), "Loading the local teacher")
     teacher = LocalTeacher(cfg.teacher.local_path or "", temperature=cfg.temperature, max_tokens=cfg.max_tokens)
     for start in range(0, len(todo), cfg.batch_size):
         batch = todo[start : start + cfg.batch_size]
-        for item, reply in zip(batch, teacher.generate([conversation(cfg, it) for it in batch]), strict=True):
+        convs = [conversation(cfg, it) for it in batch]
+        replies = teacher.choose(convs, labels) if labels else teacher.generate(convs)
+        for item, reply in zip(batch, replies, strict=True):
             rec = _record(cfg, item, reply, job_id)
             store(rec)
             tracker.add(item.prompt, reply, rec.answer)
 
 
-def ask_teacher(cfg: SynthConfig, items: list[Item], reporter: Reporter, job_id: int | None = None) -> Tracker:
-    """Answer every item not in the cache. Returns the tracker with what happened."""
+def ask_teacher(
+    cfg: SynthConfig, items: list[Item], reporter: Reporter, job_id: int | None = None, labels: list[str] | None = None
+) -> Tracker:
+    """Answer every item not in the cache (with one of ``labels`` when the task has them). Returns the tracker."""
     hits = cached([it.key for it in items])
     tracker = Tracker(cfg, reporter, total=len(items), cached=len(hits))
     todo = [it for it in items if it.key not in hits]
@@ -138,9 +147,9 @@ def ask_teacher(cfg: SynthConfig, items: list[Item], reporter: Reporter, job_id:
     try:
         if todo:
             if cfg.teacher.provider == Provider.local:
-                _ask_local(cfg, todo, tracker, job_id)
+                _ask_local(cfg, todo, tracker, job_id, labels or [])
             else:
-                asyncio.run(_ask_remote(cfg, todo, tracker, job_id))
+                asyncio.run(_ask_remote(cfg, todo, tracker, job_id, labels or []))
     finally:
         # The last counts reach the page even when a fatal error or a cancel ends the run.
         tracker.reporter.state(tracker.snapshot())
@@ -163,10 +172,11 @@ def load_items(cfg: SynthConfig):
     from ..data.store import load_dataset_dict
 
     dd = load_dataset_dict(cfg.dataset_id)
-    items = work_items(cfg, dd)
+    ask = how_to_ask(cfg, dd)
+    items = work_items(cfg, dd, ask)
     if not items:
         raise DataError(
             f"No prompts in the part(s) {', '.join(cfg.splits)}",
             f"The dataset has: {', '.join(dd)}. Choose parts that exist.",
         )
-    return dd, items
+    return dd, items, ask.labels

@@ -52,13 +52,12 @@ def planned_prompts(ds: Dataset, splits: Iterable[str], max_prompts: int | None 
 
 def already_answered(cfg: SynthConfig) -> int:
     """How many of the answers a run needs are already saved (earlier runs with the same prompts and settings)."""
-    from ..data.store import load_dataset_dict
     from ..errors import SlmopsError
     from .cache import cached
-    from .runner import work_items
+    from .runner import load_items
 
     try:
-        items = work_items(cfg, load_dataset_dict(cfg.dataset_id))
+        _, items, _ = load_items(cfg)
     except SlmopsError:
         return 0  # the preflight explains what is wrong with the dataset
     return len(cached([it.key for it in items]))

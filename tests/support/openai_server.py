@@ -25,6 +25,7 @@ class Behaviour:
     malformed: bool = False  # 200 with a body that is not JSON
     api_key: str | None = None  # when set, other keys get 401
     models: tuple[str, ...] = ("teacher-model",)
+    structured: bool = True  # answers response_format json_schema requests in JSON; False: refuses them (400)
 
 
 def default_answer(messages: list[dict[str, Any]]) -> str:
@@ -183,6 +184,12 @@ class OpenAIServer:
                     return 200
                 messages = body.get("messages", [])
                 text = server.answer(messages)
+                if body.get("response_format"):
+                    if not b.structured:
+                        self._send(400, {"error": {"message": "response_format is not supported by this model"}})
+                        return 400
+                    field = next(iter(body["response_format"]["json_schema"]["schema"]["properties"]))
+                    text = json.dumps({field: text})
                 max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
                 words = text.split()
                 finish = "stop"
