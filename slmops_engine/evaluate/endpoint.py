@@ -55,8 +55,8 @@ async def _streamed(client: RemoteTeacher, messages: list[dict], max_tokens: int
     }
 
 
-async def _plain(client: RemoteTeacher, messages: list[dict]) -> dict:
-    reply = await client.ask(messages)
+async def _plain(client: RemoteTeacher, messages: list[dict], labels: list[str] | None = None) -> dict:
+    reply = await client.ask(messages, labels=labels or None)
     return {
         "answer": reply.text.strip(),
         "finish_reason": reply.finish_reason,
@@ -85,12 +85,18 @@ async def _answer_all(target: Target, items: list[dict], settings: dict, job_id,
     try:
         first = True
         for it in (x for x in items if x["timed"]):
-            try:
-                save(it, await _streamed(client, it["messages"], settings["max_new_tokens"]), None)
-            except EndpointError as exc:
+            try:  # a labelled task's answer comes whole (structured output), the rest streams
+                if target.labels:
+                    save(it, await _plain(client, it["messages"], target.labels), None)
+                else:
+                    save(it, await _streamed(client, it["messages"], settings["max_new_tokens"]), None)
+            except (EndpointError, GaveUp) as exc:
+                if isinstance(exc, GaveUp) and isinstance(exc.__cause__, Exception):
+                    exc = endpoint_error(exc.__cause__, client.cfg)  # what the last try ran into, in plain words
+                why = exc.message if isinstance(exc, EndpointError) else f"gave up after retries ({exc.kind})"
                 if first:  # the very first request tells whether the endpoint works at all
-                    raise
-                save(it, None, exc.message)
+                    raise EndpointError(f"{target.name}: {why}", "Check that the endpoint runs and answers.") from exc
+                save(it, None, why)
             first = False
         queue: asyncio.Queue[dict] = asyncio.Queue()
         for it in (x for x in items if not x["timed"]):
@@ -100,7 +106,7 @@ async def _answer_all(target: Target, items: list[dict], settings: dict, job_id,
             while not queue.empty():
                 it = queue.get_nowait()
                 try:
-                    save(it, await _plain(client, it["messages"]), None)
+                    save(it, await _plain(client, it["messages"], target.labels), None)
                 except GaveUp as exc:
                     save(it, None, f"gave up after retries ({exc.kind})")
 

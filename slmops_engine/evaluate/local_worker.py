@@ -31,7 +31,11 @@ def run(task: dict) -> None:
     rest = sorted((it for it in items if not it["timed"]), key=lambda it: len(json.dumps(it["messages"])))
     groups = [[it] for it in timed] + [rest[i : i + batch_size] for i in range(0, len(rest), batch_size)]
     for group in groups:
-        answers = runner.answer([it["messages"] for it in group], max_new, [it["reference"] for it in group])
+        messages = [it["messages"] for it in group]
+        if target.get("labels"):  # a labelled task's teacher: the likeliest label, as when it distils
+            answers = runner.choose(messages, target["labels"])
+        else:
+            answers = runner.answer(messages, max_new, [it["reference"] for it in group])
         rows = []
         for it, ans in zip(group, answers, strict=True):
             rows.append(

@@ -22,6 +22,16 @@ from .targets import Target, resolve, sample_key, teacher_target
 POLL_SECONDS = 0.5
 
 
+def train_rows(cfg: EvalConfig) -> list[dict]:
+    """The training part of the evaluated data: where a task-aware teacher takes its labels and examples."""
+    from ..data.store import load_dataset_dict
+
+    dd = load_dataset_dict(cfg.dataset_id)
+    if "train" not in dd or cfg.split == "train":
+        return []
+    return [{"prompt": r["prompt"], "response": r.get("response"), "label": r.get("label")} for r in dd["train"]]
+
+
 def load_rows(cfg: EvalConfig) -> list[dict]:
     from ..data.store import load_dataset_dict
 
@@ -153,7 +163,7 @@ def _run_local(
 def _judge(cfg: EvalConfig, targets: list[Target], rows: list[dict], all_items: dict, progress: Progress) -> None:
     from .judge import judge_all, judge_key
 
-    judge = teacher_target(cfg.project_id)
+    judge = teacher_target(cfg.project_id)  # the judge grades freely: no labels, no examples
     pending = []
     for t in targets:
         have = stored([it["key"] for it in all_items[t.ref]])
@@ -186,9 +196,10 @@ def evaluate(cfg: EvalConfig, reporter: Reporter, job_id: int | None = None) -> 
     targets: list[Target] = []
     failures: dict[str, str] = {}
     cards: dict[str, dict] = {}
+    train = train_rows(cfg)
     for ref in cfg.variants:
         try:
-            targets.append(resolve(ref, cfg.project_id))
+            targets.append(resolve(ref, cfg.project_id, train))
         except SlmopsError as exc:
             failures[ref] = f"{exc.message}. {exc.hint}".strip()
             cards[ref] = {"name": ref, "done": 0, "total": len(rows), "status": "failed", "error": failures[ref]}

@@ -134,6 +134,26 @@ class TransformersRunner:
             )
         return answers
 
+    def choose(self, batch: list[list[dict]], labels: list[str]) -> list[Answer]:
+        """A labelled task: the label the model finds most likely after each prompt (see teaching.choose_labels)."""
+        from ..teaching import choose_labels
+
+        ids = [_prompt_ids(self.tok, m) for m in batch]
+        t0 = time.perf_counter()
+        picks = choose_labels(self.model, self.tok, ids, labels)
+        secs = time.perf_counter() - t0
+        return [
+            Answer(
+                text=labels[i],
+                tokens=len(self.tok(labels[i], add_special_tokens=False)["input_ids"]),
+                finish_reason="stop",
+                latency_ms=secs * 1000 / len(batch),
+                ttft_ms=secs * 1000 if len(batch) == 1 else None,
+                prompt_tokens=len(p),
+            )
+            for p, (i, _) in zip(ids, picks, strict=True)
+        ]
+
     def _reference_nll(self, logits, refs: list[list[int]]) -> list[tuple[float, int]]:
         torch = self.torch
         logp = torch.log_softmax(logits.float(), dim=-1)

@@ -12,6 +12,7 @@ from ..db import get_or_raise
 from ..errors import ConfigError, NotFoundError
 from ..models import Deployment, DeploymentStatus, ModelVariant
 from ..teachers import Provider, TeacherConfig, chat_messages
+from ..teaching import Asking
 from .config import TEACHER
 
 KIND_OF_STAGE = {"import": "base", "finetune": "finetune", "convert": "onnx"}
@@ -33,12 +34,16 @@ class Target:
     parent_id: int | None = None
     size_bytes: int | None = None
     deployment_id: int | None = None
+    labels: list[str] = field(default_factory=list)  # a labelled task's teacher answers with one of them
+    asking: Asking | None = field(default=None, repr=False)  # how the teacher is asked (as for distillation)
 
     @property
     def local(self) -> bool:
         return self.runtime != "endpoint"
 
     def messages(self, row: dict) -> list[dict[str, str]]:
+        if self.asking is not None:
+            return self.asking.messages(row["prompt"], row.get("system"))
         system = "\n\n".join(s for s in (self.system, row.get("system") or "") if s)
         return chat_messages(system, self.few_shot, row["prompt"])
 
@@ -57,12 +62,13 @@ class Target:
                 "endpoint": {k: v for k, v in (self.endpoint or {}).items() if k in ("base_url", "model")},
                 "deployment": self.deployment_id,
                 "variant": self.variant_id,
+                "labels": self.labels,
             },
             sort_keys=True,
         )
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "asking"}
 
 
 def sample_key(target: Target, messages: list[dict], settings: dict) -> str:
@@ -83,15 +89,26 @@ def _recorded_size(path: Path) -> int | None:
     return sum(f.stat().st_size for f in path.glob("*.safetensors")) or None if path.is_dir() else None
 
 
-def teacher_target(project_id: int | None) -> Target:
+def teacher_target(project_id: int | None, train_rows: list[dict] | None = None) -> Target:
+    """The project's teacher, asked as it is for distillation: with the task's labels and, when it is set to use
+    them, examples from the training part of the data being evaluated."""
     from ..projects import get_project, project_teacher
+    from ..teaching import asking
 
     if project_id is None:
         raise ConfigError("'teacher' needs a project", "Pass the project whose teacher to evaluate (--project).")
     teacher = project_teacher(get_project(project_id))
     if teacher is None:
         raise ConfigError("The project has no teacher yet", "Choose one on the Models page.")
-    common = {"ref": TEACHER, "kind": "teacher", "system": teacher.system_prompt, "few_shot": teacher.few_shot}
+    ask = asking(teacher, train_rows or [])
+    common = {
+        "ref": TEACHER,
+        "kind": "teacher",
+        "system": teacher.system_prompt,
+        "few_shot": teacher.few_shot,
+        "labels": ask.labels,
+        "asking": ask,
+    }
     if teacher.provider == Provider.local:
         path = Path(teacher.local_path or "")
         name = "Teacher (prompted, on this machine)"
@@ -157,9 +174,9 @@ def deployment_target(ref: str) -> Target:
     )
 
 
-def resolve(ref: str, project_id: int | None) -> Target:
+def resolve(ref: str, project_id: int | None, train_rows: list[dict] | None = None) -> Target:
     if ref == TEACHER:
-        return teacher_target(project_id)
+        return teacher_target(project_id, train_rows)
     if ref.startswith("deployment:"):
         return deployment_target(ref)
     return variant_target(ref)
