@@ -103,6 +103,13 @@ def asking(teacher: TeacherConfig, train_rows: Sequence[dict], system: str | Non
     )
 
 
+def cache_arg(model) -> str:
+    """The name under which this transformers version's forward takes a key/value cache."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def choose_labels(model, tok, prompts: list[list[int]], labels: Sequence[str]) -> list[tuple[int, list[float]]]:
     """For each prompt (token ids), the label the model finds most likely: every label's tokens (and the end of
     the turn) scored after the prompt, from one shared pass over the prompts. Returns (index, log-probs)."""
@@ -122,11 +129,13 @@ def choose_labels(model, tok, prompts: list[list[int]], labels: Sequence[str]) -
         for j, lab in enumerate(label_ids):
             scores[:, j] = first[:, lab[0]]
             if len(lab) > 1:
-                cache = out.past_key_values
+                cache = getattr(out, "cache", None) or out.past_key_values
                 rest = torch.tensor([lab[:-1]] * len(prompts))
                 step_mask = torch.cat([mask, torch.ones_like(rest)], dim=1)
                 step_pos = positions[:, -1:] + 1 + torch.arange(len(lab) - 1)
-                more = model(input_ids=rest, attention_mask=step_mask, position_ids=step_pos, past_key_values=cache)
+                more = model(
+                    input_ids=rest, attention_mask=step_mask, position_ids=step_pos, **{cache_arg(model): cache}
+                )
                 logp = torch.log_softmax(more.logits.float(), dim=-1)
                 for t in range(1, len(lab)):
                     scores[:, j] += logp[:, t - 1, lab[t]]

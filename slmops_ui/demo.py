@@ -17,6 +17,7 @@ from .feedback import flash, models_scope, renew_widgets, show_error
 from .format import human_bytes
 from .jobs import live_job
 
+DEMO_SHOTS = 4
 DEMO_PROMPT = "You are a careful assistant. Follow the task exactly and answer briefly, in the format asked for."
 
 
@@ -64,7 +65,10 @@ def demo_pair(project: Project) -> None:
             st.warning("The bundled model is not prepared yet.")
             return
         teacher = TeacherConfig(
-            provider=Provider.local, local_path=variant.artifact_path, system_prompt=demo_system_prompt(project)
+            provider=Provider.local,
+            local_path=variant.artifact_path,
+            system_prompt=demo_system_prompt(project),
+            example_shots=DEMO_SHOTS,  # a 135M model follows close examples far better than instructions
         )
         set_student(project.id, bundled_choice())
         set_teacher(project.id, teacher)

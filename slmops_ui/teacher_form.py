@@ -30,6 +30,8 @@ LABELS = {
     "api_key_env": "Name of the API key variable",
     "local_path": "Model folder on this machine",
     "system_prompt": "System prompt",
+    "labels": "Allowed answers",
+    "example_shots": "Examples from your data per prompt",
 }
 
 
@@ -95,6 +97,23 @@ def _fields(provider: Provider, saved: TeacherConfig | None, key: str) -> dict[s
         help=field_help("system_prompt"),
         key=f"{key}_system_prompt",
         height=110,
+    )
+    task, shots = st.columns([3, 2])
+    labels = task.text_input(
+        LABELS["labels"],
+        value=", ".join(saved.labels) if saved else "",
+        placeholder="empty: your data's labels, if it has them",
+        help=field_help("labels") + " Comma-separated, e.g. billing, account, technical, shipping.",
+        key=f"{key}_labels",
+    )
+    values["labels"] = [x.strip() for x in labels.split(",") if x.strip()]
+    values["example_shots"] = shots.number_input(
+        LABELS["example_shots"],
+        0,
+        16,
+        value=saved.example_shots if saved else (4 if provider == Provider.local else 0),
+        help=field_help("example_shots") + " A small model on this machine needs them: 4 is a good start.",
+        key=f"{key}_example_shots",
     )
     return values
 

@@ -276,6 +276,8 @@ def test_save_teacher_on_models_page() -> None:
     assert at.text_input(key=f"{key}_url").value == "http://127.0.0.1:11434/v1"  # the preset's default
     at.text_input(key=f"{key}_model").input("llama3.2:1b")
     at.text_area(key=f"{key}_system_prompt").input("Answer with one word.")
+    at.text_input(key=f"{key}_labels").input("billing, account ,")
+    at.number_input(key=f"{key}_example_shots").set_value(2)
     at.button(key=f"FormSubmitter:{key}-Save teacher").click().run()
     no_exception(at)
     teacher = projects.project_teacher(projects.get_project(p.id))
@@ -286,6 +288,7 @@ def test_save_teacher_on_models_page() -> None:
         "llama3.2:1b",
     )
     assert teacher.system_prompt == "Answer with one word."
+    assert (teacher.labels, teacher.example_shots) == (["billing", "account"], 2)
     assert "Teacher saved: Ollama · llama3.2:1b" in texts(at)
 
 
@@ -411,7 +414,10 @@ def test_offline_demo_pair(tiny_model_dir: Path) -> None:
     assert teacher is not None and teacher.provider == Provider.local
     assert teacher.local_path == str(tiny_model_dir)
     assert "Route messages to billing or sales." in teacher.system_prompt
+    assert teacher.example_shots == 4 and teacher.labels == []  # task-aware: the data's labels and examples
     assert "Offline demo pair set" in texts(at)
+    [shots] = [w for w in at.number_input if w.label == "Examples from your data per prompt"]
+    assert shots.value == 4
     # The forms now show what was saved, not what they showed before.
     [provider] = [w for w in at.selectbox if w.label == "Teacher type"]
     assert provider.value == Provider.local

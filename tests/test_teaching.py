@@ -96,3 +96,21 @@ def test_an_endpoint_answers_a_label_by_structured_output_or_plainly():
         assert [r.text for r in _ask(srv, LABELS)] == ["billing", "technical"]
         assert [r.status for r in srv.requests] == [400, 200, 200]  # asked plainly from then on
         assert "response_format" not in srv.requests[-1].body
+
+
+def test_a_distillation_run_with_a_local_teacher_answers_only_labels(tiny_model_dir, tmp_path):
+    from slmops_engine.data.store import load_dataset_dict
+    from slmops_engine.stages import synth
+    from slmops_engine.stages.base import Reporter
+    from tests.support.evaluation import routing_dataset
+
+    ds = routing_dataset(tmp_path)
+    teacher = TeacherConfig(
+        provider=Provider.local, local_path=str(tiny_model_dir), system_prompt="Route.", example_shots=2
+    )
+    result = synth.run(synth.Config(dataset_id=ds.id, teacher=teacher, splits=["train"]), Reporter(tmp_path / "run"))
+    train = load_dataset_dict(result["dataset_id"])["train"]
+    assert len(train) == 16 and set(train["response"]) <= set(LABELS)  # a random tiny model, and still only labels
+    assert not any(train["flags"])
+    again = synth.run(synth.Config(dataset_id=ds.id, teacher=teacher, splits=["train"]), Reporter(tmp_path / "again"))
+    assert again["cached"] == 16  # the same requests (examples included) are found in the cache
