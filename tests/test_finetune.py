@@ -57,6 +57,17 @@ def test_each_method_lowers_validation_loss(routing, tiny_model_dir, tmp_path, m
     assert (merged / "model.safetensors").exists() and (merged / "tokenizer.json").exists()
 
 
+def test_the_quick_preset_as_it_is_lowers_the_validation_loss(routing, tiny_model_dir, tmp_path):
+    from slmops_engine.finetune.config import apply_preset
+
+    quick = apply_preset("quick", method="lora")
+    student = StudentChoice(source="local", path=str(tiny_model_dir))
+    config = finetune.Config(dataset_id=routing.id, student=student, precision="fp32", **quick)
+    result = finetune.run(config, Reporter(tmp_path / "run"))
+    assert result["steps"] == 30  # three passes over 80 training rows at the default batch of 8
+    assert result["eval_loss_end"] < result["eval_loss_start"] * 0.95
+
+
 def test_merged_model_matches_base_plus_adapter(routing, tiny_model_dir, tmp_path):
     import torch
     from peft import PeftModel

@@ -197,7 +197,7 @@ def test_quick_run_trains_for_real_and_shows_curves_results_and_command(ready) -
     assert job.project_id == project.id and job.status == JobStatus.queued
     cfg = job.config
     assert cfg["dataset_id"] == ds.id and cfg["method"] == "lora" and cfg["max_steps"] == 6
-    assert cfg["lora_r"] == 8 and cfg["epochs"] == 1.0  # the Quick preset
+    assert cfg["lora_r"] == 16 and cfg["epochs"] == 3.0  # the Quick preset
     assert cfg["student"] == {"source": "local", "model_id": None, "path": project.student["path"]}
     assert "Run #" in texts(at) and "Queued" in texts(at)
     assert _start_button(at).disabled  # one run at a time

@@ -91,7 +91,9 @@ class FinetuneConfig(StageConfig):
 
 
 PRESETS: dict[str, dict] = {
-    "quick": {"epochs": 1.0, "learning_rate": 3e-4, "lora_r": 8, "lora_alpha": 16, "eval_steps": 10, "save_steps": 10},
+    # Measured on the offline demo (240 teacher answers, SmolLM2-135M, 2 cores): three passes at 1e-3 take the
+    # student's route accuracy from 2.5% to 87.5% in about 2.5 minutes; one pass at 3e-4 left it at 2.5%.
+    "quick": {"epochs": 3.0, "learning_rate": 1e-3, "lora_r": 16, "lora_alpha": 32, "eval_steps": 10, "save_steps": 10},
     "balanced": {
         "epochs": 2.0,
         "learning_rate": 2e-4,
@@ -111,7 +113,7 @@ PRESETS: dict[str, dict] = {
     },
 }
 PRESET_LABELS = {
-    "quick": "Quick — one pass, minutes",
+    "quick": "Quick — three fast passes: minutes for a few hundred examples",
     "balanced": "Balanced — two passes (recommended)",
     "thorough": "Thorough — four passes, stops early when it stops improving",
 }
