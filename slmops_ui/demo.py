@@ -8,25 +8,12 @@ from slmops_engine.errors import SlmopsError
 from slmops_engine.jobs import submit_job
 from slmops_engine.models import Project
 from slmops_engine.overview import latest_job
-from slmops_engine.projects import project_teacher, set_student, set_teacher
+from slmops_engine.pipeline.demo import set_demo_pair
 from slmops_engine.stages.prepare_model import KIND, TITLE, bundled_variant
-from slmops_engine.students import bundled_choice
-from slmops_engine.teachers import Provider, TeacherConfig
 
 from .feedback import flash, models_scope, renew_widgets, show_error
 from .format import human_bytes
 from .jobs import live_job
-
-DEMO_SHOTS = 4
-DEMO_PROMPT = "You are a careful assistant. Follow the task exactly and answer briefly, in the format asked for."
-
-
-def demo_system_prompt(project: Project) -> str:
-    """Keep instructions the operator already wrote; otherwise start from the project's goal."""
-    teacher = project_teacher(project)
-    if teacher and teacher.system_prompt:
-        return teacher.system_prompt
-    return f"{DEMO_PROMPT} Task: {project.goal}" if project.goal else DEMO_PROMPT
 
 
 def prepare_bundled_panel() -> bool:
@@ -60,18 +47,11 @@ def demo_pair(project: Project) -> None:
     )
     ready = prepare_bundled_panel()
     if st.button("Use the offline demo pair", key="use_demo_pair", disabled=not ready, type="primary"):
-        variant = bundled_variant()
-        if variant is None:
-            st.warning("The bundled model is not prepared yet.")
+        try:
+            set_demo_pair(project.id)
+        except SlmopsError as exc:
+            show_error(exc)
             return
-        teacher = TeacherConfig(
-            provider=Provider.local,
-            local_path=variant.artifact_path,
-            system_prompt=demo_system_prompt(project),
-            example_shots=DEMO_SHOTS,  # a 135M model follows close examples far better than instructions
-        )
-        set_student(project.id, bundled_choice())
-        set_teacher(project.id, teacher)
         renew_widgets(models_scope(project.id))  # the forms now show the pair, not what they showed before
         flash("Offline demo pair set: teacher and student are the bundled SmolLM2-135M.")
         st.rerun()

@@ -17,6 +17,7 @@ from . import (
     data_commands,
     eval_commands,
     finetune_commands,
+    pipeline_commands,
     serve_commands,
     synth_commands,
 )
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_commands.add_parser(sub)
     serve_commands.add_parser(sub)
     eval_commands.add_parser(sub)
+    pipeline_commands.add_parser(sub)
     return p
 
 

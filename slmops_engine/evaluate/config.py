@@ -49,6 +49,12 @@ class EvalConfig(StageConfig):
         description="The recommendation picks the smallest model within this share of the best student's quality.",
     )
 
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _ids_as_text(cls, refs):
+        """A variant id may come as a number (a pipeline passes what a stage produced)."""
+        return [str(r) if isinstance(r, int) else r for r in refs] if isinstance(refs, list) else refs
+
     @field_validator("variants")
     @classmethod
     def _refs(cls, refs: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "finetune": "slmops_engine.stages.finetune",
     "convert": "slmops_engine.stages.convert",
     "evaluate": "slmops_engine.stages.evaluate",
+    "pipeline": "slmops_engine.stages.pipeline",
 }
 
 
