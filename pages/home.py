@@ -11,6 +11,7 @@ from slmops_ui.feedback import flash, show_error, show_flash
 from slmops_ui.format import human_bytes
 from slmops_ui.nav import ensure_frame, page_for
 from slmops_ui.project import current_project, select_project
+from slmops_ui.run_rest import run_rest_panel
 
 ensure_frame()
 
@@ -39,6 +40,7 @@ with main:
         nxt = next((s for s in steps if not s.done and page_for(s.key)), None)
         if nxt is not None:
             st.page_link(page_for(nxt.key).path, label=f"Next: {nxt.title}", icon=":material/arrow_forward:")
+        run_rest_panel(project)
     else:
         st.subheader("Start here: create your first project")
         st.caption("A project keeps one task together: its models, data, training runs and results.")

@@ -476,3 +476,28 @@ def test_page_url_on_a_fresh_server(monkeypatch: pytest.MonkeyPatch) -> None:
     assert at.title[0].value == "Models"
     assert at.sidebar.selectbox[0].value == p.id  # the frame ran: sidebar and project selection
     assert "Project **bookmarked**" in texts(at)
+
+
+def test_run_the_offline_demo_from_home_queues_the_chain(tiny_model_dir: Path) -> None:
+    from slmops_engine.data import list_datasets
+
+    p = projects.create_project("demo", "Route messages.")
+    at = open_app(None, p.id)
+    assert at.button(key=f"run_rest_{p.id}").disabled  # the bundled model is not prepared yet
+    register_bundled(tiny_model_dir)
+    at.run()
+    at.button(key=f"run_rest_{p.id}").click().run()
+    no_exception(at)
+    with session_scope() as s:
+        (job,) = s.query(Job).filter(Job.kind == "pipeline").all()
+    assert [step["name"] for step in job.config["steps"]] == ["distil", "finetune", "int4", "evaluate", "deploy"]
+    assert job.config["steps"][1]["config"]["epochs"] == 3.0  # the quick preset
+    teacher = projects.project_teacher(projects.get_project(p.id))
+    assert teacher.example_shots == 4 and teacher.local_path == str(tiny_model_dir)
+    assert [d.stage for d in list_datasets(p.id)] == ["sample"]
+    assert at.button(key=f"run_rest_{p.id}").disabled  # one chain at a time
+    finish_job(job.id, JobStatus.succeeded, progress=1.0, result={"steps": {}, "results": {}})
+    at.run()
+    no_exception(at)
+    assert any("pipeline file" in b.proto.label for b in at.get("download_button"))
+    assert "See the result on the Evaluate page" in [link.proto.label for link in at.get("page_link")]
