@@ -6,7 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from slmops_engine.errors import SlmopsError
-from slmops_engine.finetune.views import LOSS_NAMES, first_value, last_checkpoint_step, latest_values, step_of
+from slmops_engine.finetune.views import (
+    LOSS_NAMES,
+    accuracy_note,
+    first_value,
+    last_checkpoint_step,
+    latest_values,
+    step_of,
+)
 from slmops_engine.jobs import cancel_job, get_job, job_metrics, retry_job, run_dir
 from slmops_engine.models import Job, JobStatus, MetricPoint
 
@@ -121,6 +128,8 @@ def _outcome(job: Job, checkpoint: int | None) -> None:
             change = (start - end) / start
             verdict = f"{change:.0%} lower" if change > 0 else "no better — try more passes or a higher learning rate"
             text = f"Done: validation loss {start:.3f} → {end:.3f} ({verdict}) in {result.get('steps', '?')} steps."
+        if accuracy_note(result):
+            text += f" The student's {accuracy_note(result)}."
         st.success(text + " The new model is listed under **Fine-tuned models**.", icon=":material/check_circle:")
         return
     kept = (

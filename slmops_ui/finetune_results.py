@@ -8,7 +8,7 @@ import streamlit as st
 
 from slmops_engine.finetune.config import METHOD_LABELS
 from slmops_engine.finetune.variants import adapter_siblings, list_variants
-from slmops_engine.finetune.views import result_row
+from slmops_engine.finetune.views import accuracy_note, result_row
 from slmops_engine.models import ModelVariant, Project
 
 from .format import ago, human_bytes, human_duration
@@ -22,7 +22,8 @@ def _loss_note(v: ModelVariant) -> str:
     m = v.metrics or {}
     if m.get("eval_loss_start") is None or m.get("eval_loss_end") is None:
         return ""
-    return f" · validation loss {m['eval_loss_start']:.3f} → {m['eval_loss_end']:.3f}"
+    accuracy = f" · {accuracy_note(m)}" if accuracy_note(m) else ""
+    return f" · validation loss {m['eval_loss_start']:.3f} → {m['eval_loss_end']:.3f}{accuracy}"
 
 
 def _table(rows: list[dict], names: dict[int, str]) -> pd.DataFrame:
@@ -38,6 +39,9 @@ def _table(rows: list[dict], names: dict[int, str]) -> pd.DataFrame:
                 "Adapter": r["adapter"] or "—",
                 "Validation loss (before → after)": loss(r),
                 "Better by": f"{r['gain']:.0%}" if r["gain"] is not None else "",
+                "Label accuracy (before → after)": f"{r['accuracy_start']:.0%} → {r['accuracy_end']:.0%}"
+                if r["accuracy_start"] is not None and r["accuracy_end"] is not None
+                else "—",
                 "Steps": r["steps"],
                 "Took": human_duration(r["seconds"]),
                 "Size": human_bytes(r["size_bytes"]),

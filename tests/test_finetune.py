@@ -24,10 +24,10 @@ from slmops_engine.students import StudentChoice
 def routing(tmp_path):
     rows = []
     for i in range(48):
-        rows.append({"prompt": f"please reset my password now {i}", "response": "account"})
-        rows.append({"prompt": f"refund the double charge on my card {i}", "response": "billing"})
+        rows.append({"prompt": f"please reset my password now {i}", "response": "account", "label": "account"})
+        rows.append({"prompt": f"refund the double charge on my card {i}", "response": "billing", "label": "billing"})
     for i, r in enumerate(rows):
-        r["split"] = "validation" if i % 6 == 0 else "train"
+        r["split"] = "validation" if i % 5 == 0 else "train"  # both labels in either part
     f = tmp_path / "routing.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     ds, _ = import_file(f, project_id=None)
@@ -53,6 +53,8 @@ def test_each_method_lowers_validation_loss(routing, tiny_model_dir, tmp_path, m
     result = finetune.run(cfg(routing, tiny_model_dir, method=method, learning_rate=lr), Reporter(tmp_path / "run"))
     assert result["eval_loss_end"] < result["eval_loss_start"] * 0.9
     assert result["steps"] == 24 and result["real_tokens"] > 0 and result["tokens_per_s"] > 0
+    # a labelled task: the share of validation rows answered with the right label, before and after
+    assert 0 <= result["eval_accuracy_start"] <= 1 and 0 <= result["eval_accuracy_end"] <= 1
     merged = Path(result["path"])
     assert (merged / "model.safetensors").exists() and (merged / "tokenizer.json").exists()
 

@@ -64,6 +64,7 @@ def _student(args, project):
 
 def finetune_cmd(args: argparse.Namespace) -> int:
     from ..finetune.config import FinetuneConfig, apply_preset
+    from ..finetune.views import accuracy_note
     from ..projects import get_project
     from .jobs_run import submit_and_follow
 
@@ -89,5 +90,7 @@ def finetune_cmd(args: argparse.Namespace) -> int:
         f"validation loss {r['eval_loss_start']:.4f} -> {r['eval_loss_end']:.4f} in {r['steps']} steps "
         f"({r['tokens_per_s']} tokens/s); model at {r['path']}"
     )
+    if accuracy_note(r):
+        print(accuracy_note(r).replace("→", "->"))
     print(r["variant_id"])
     return 0

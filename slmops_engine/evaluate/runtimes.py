@@ -4,6 +4,7 @@ onnxruntime-genai (one at a time, an adapter switched on where asked). Both also
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -53,6 +54,20 @@ class TransformersRunner:
         self.tok = _tokenizer(path)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
         self.eos = _eos_ids(self.tok, self.model.generation_config.eos_token_id)
+
+    @classmethod
+    def from_loaded(cls, model, tok) -> TransformersRunner:
+        """A runner on a model already in memory (a fine-tune measuring itself); left padding for generating."""
+        import torch
+
+        runner = cls.__new__(cls)
+        runner.torch, runner.model = torch, model
+        runner.tok = copy.copy(tok)
+        runner.tok.padding_side = "left"
+        if runner.tok.pad_token is None:
+            runner.tok.pad_token = runner.tok.eos_token
+        runner.eos = _eos_ids(runner.tok, getattr(model.generation_config, "eos_token_id", None))
+        return runner
 
     def _decode(self, new: list[int]) -> tuple[str, int, str]:
         end = next((j for j, t in enumerate(new) if t in self.eos or t == self.tok.pad_token_id), None)

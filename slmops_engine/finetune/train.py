@@ -68,13 +68,44 @@ def _splits(cfg: FinetuneConfig, tok):
     dd = load_dataset_dict(cfg.dataset_id)
     if "train" not in dd:
         raise ConfigError("The dataset has no training part", "Split it on the Data page.")
-    train = tokenize_split(dd["train"], tok, cfg.max_length)
-    if "validation" in dd:
-        val = tokenize_split(dd["validation"], tok, cfg.max_length)
-    else:  # hold out a few training rows so the run still has a validation loss
-        parts = train.train_test_split(test_size=max(1, len(train) // 10), seed=cfg.seed)
-        train, val = parts["train"], parts["test"]
-    return train, val
+    train_rows, val_rows = dd["train"], dd.get("validation")
+    if val_rows is None:  # hold out a few training rows so the run still has a validation loss
+        parts = train_rows.train_test_split(test_size=max(1, len(train_rows) // 10), seed=cfg.seed)
+        train_rows, val_rows = parts["train"], parts["test"]
+    train = tokenize_split(train_rows, tok, cfg.max_length)
+    val = tokenize_split(val_rows, tok, cfg.max_length)
+    return train, val, val_rows
+
+
+def validation_accuracy(model, tok, rows) -> float | None:
+    """A labelled task: the share of validation rows whose generated answer names the right label (greedy, as
+    the evaluation asks); None for free-text tasks."""
+    from ..evaluate.metrics import predicted_label
+    from ..evaluate.runtimes import TransformersRunner
+    from ..teaching import task_labels
+
+    rows = [dict(r) for r in rows]
+    labels = task_labels(rows)
+    if not labels:
+        return None
+    runner = TransformersRunner.from_loaded(model, tok)
+    longest = max(len(tok(lab, add_special_tokens=False)["input_ids"]) for lab in labels)
+    was_training = model.training
+    model.eval()
+    right = 0
+    for i in range(0, len(rows), 8):
+        group = rows[i : i + 8]
+        messages = [
+            [
+                *([{"role": "system", "content": r["system"]}] if r.get("system") else []),
+                {"role": "user", "content": r["prompt"]},
+            ]
+            for r in group
+        ]
+        for r, a in zip(group, runner.answer(messages, longest + 4), strict=True):
+            right += predicted_label(a.text, labels) == r["label"]
+    model.train(was_training)
+    return round(right / len(rows), 4)
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> Path | None:
@@ -171,7 +202,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    train_ds, val_ds = _splits(cfg, tok)
+    train_ds, val_ds, val_rows = _splits(cfg, tok)
     bf16 = use_bf16(cfg.precision)
     torch.manual_seed(cfg.seed)
     model = _wrap(cfg, _load_model(cfg, path, bf16))
@@ -209,6 +240,12 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         dataloader_num_workers=0,
         remove_unused_columns=False,
     )
+    state_file = run_dir / "finetune_state.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    accuracy_start = state.get("eval_accuracy_start")
+    if "eval_loss_start" not in state:  # measured before the Trainer seeds its random numbers: a resumed run and
+        reporter.progress(0.02, "Measuring the validation accuracy before training")  # an unbroken one match
+        accuracy_start = validation_accuracy(model, tok, val_rows)
     callback = ReporterCallback(reporter)
     callbacks = [callback] + ([EarlyStoppingCallback(early_stopping_patience=patience)] if patience else [])
     kw = dict(
@@ -233,12 +270,11 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our callback records the logs; no dicts printed to the job log
-    state_file = run_dir / "finetune_state.json"
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
     if "eval_loss_start" not in state:
         reporter.progress(0.03, "Measuring the validation loss before training")
         state["eval_loss_start"] = trainer.evaluate()["eval_loss"]
         reporter.metric("eval_loss", state["eval_loss_start"], 0)
+        state["eval_accuracy_start"] = accuracy_start
         state_file.write_text(json.dumps(state))
     reporter.progress(0.05, "Resuming from the last checkpoint" if resume else "Training")
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -247,6 +283,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     reporter.progress(0.92, "Measuring the validation loss after training")
     eval_end = trainer.evaluate()["eval_loss"]
     reporter.metric("eval_loss", eval_end, trainer.state.global_step)
+    accuracy_end = validation_accuracy(model, tok, val_rows)
 
     from .save import save_outputs
 
@@ -264,6 +301,8 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
             "train_loss": round(float(result.training_loss), 5),
             "eval_loss_start": round(state["eval_loss_start"], 5),
             "eval_loss_end": round(eval_end, 5),
+            "eval_accuracy_start": state.get("eval_accuracy_start"),
+            "eval_accuracy_end": accuracy_end,
             "steps": trainer.state.global_step,
             "real_tokens": int(trainer.state.num_input_tokens_seen),
             # Real (non-padding) tokens over the training loop's own time: loading, evaluation and saving excluded.

@@ -131,6 +131,8 @@ def result_row(v: ModelVariant) -> dict:
         "eval_start": start,
         "eval_end": end,
         "gain": (start - end) / start if start and end is not None else None,
+        "accuracy_start": m.get("eval_accuracy_start"),
+        "accuracy_end": m.get("eval_accuracy_end"),
         "steps": m.get("steps"),
         "tokens_per_s": m.get("tokens_per_s"),
         "seconds": m.get("seconds"),
@@ -139,3 +141,11 @@ def result_row(v: ModelVariant) -> dict:
         "base_id": v.parent_id,
         "created_at": v.created_at,
     }
+
+
+def accuracy_note(m: dict) -> str:
+    """'label accuracy on the validation part 2% → 85%' for a labelled task, else ''."""
+    start, end = m.get("eval_accuracy_start"), m.get("eval_accuracy_end")
+    if end is None:
+        return ""
+    return f"label accuracy on the validation part {start:.0%} → {end:.0%}" if start is not None else f"{end:.0%}"
