@@ -7,37 +7,15 @@ import json
 import re
 import zipfile
 
-from tests.support.evaluation import TEST_ROWS, project_with_teacher, register, route_or_judge, routing_dataset
+from tests.support.evaluation import TEST_ROWS, route_or_judge, tiny_project
 from tests.support.openai_server import OpenAIServer
 from tests.test_cli import slmops
-
-METRIC_KEYS = {
-    "rouge_l",
-    "bleu",
-    "chrf",
-    "exact_match",
-    "token_f1",
-    "label_accuracy",
-    "perplexity",
-    "judge_score",
-    "judge_failed",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "ttft_ms",
-    "tokens_per_s",
-    "peak_rss_bytes",
-    "size_bytes",
-}
+from tests.test_evaluate import METRICS
 
 
 def test_variants_eval_show_report_and_export(tiny_model_dir, tiny_onnx, tmp_path):
     with OpenAIServer(answer=route_or_judge) as srv:
-        p = project_with_teacher(srv.url)
-        ds = routing_dataset(tmp_path, p.id)
-        base = register(tiny_model_dir, stage="import", fmt="hf", precision="float32", project_id=p.id)
-        onnx = register(
-            tiny_onnx["llama"], stage="convert", fmt="onnx", precision="int4", parent_id=base.id, project_id=p.id
-        )
+        p, ds, base, onnx = tiny_project(srv.url, tmp_path, tiny_model_dir, tiny_onnx["llama"])
 
         r = slmops("variants", "--project", "router", "--json")
         assert r.returncode == 0, r.stderr
@@ -58,7 +36,7 @@ def test_variants_eval_show_report_and_export(tiny_model_dir, tiny_onnx, tmp_pat
     ev = json.loads(out.read_text())
     assert [v["id"] for v in ev["variants"]] == ["teacher", base.id, onnx.id]
     for v in ev["variants"]:
-        assert set(v["metrics"]) >= METRIC_KEYS and len(v["samples"]) == TEST_ROWS
+        assert set(v["metrics"]) >= METRICS and len(v["samples"]) == TEST_ROWS
     assert ev["variants"][0]["metrics"]["label_accuracy"] == 1.0  # a share, as a fraction
     assert ev["variants"][0]["metrics"]["perplexity"] is None and ev["variants"][1]["metrics"]["perplexity"] > 1
 

@@ -13,7 +13,7 @@ from slmops_engine.jobs import get_job
 from slmops_engine.jobs.store import finish_job
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus
-from tests.support.evaluation import TEST_ROWS, project_with_teacher, register, route_or_judge, routing_dataset
+from tests.support.evaluation import TEST_ROWS, route_or_judge, tiny_project
 from tests.support.openai_server import OpenAIServer
 from tests.test_pages import _live_navigation, _no_supervisor, no_exception, open_app, texts  # noqa: F401
 
@@ -23,12 +23,7 @@ PAGE = "pages/evaluate.py"
 @pytest.fixture
 def ready(tiny_model_dir, tiny_onnx, tmp_path):
     with OpenAIServer(answer=route_or_judge) as srv:
-        p = project_with_teacher(srv.url)
-        ds = routing_dataset(tmp_path, p.id)
-        base = register(tiny_model_dir, stage="import", fmt="hf", precision="float32", project_id=p.id)
-        onnx = register(
-            tiny_onnx["llama"], stage="convert", fmt="onnx", precision="int4", parent_id=base.id, project_id=p.id
-        )
+        p, ds, base, onnx = tiny_project(srv.url, tmp_path, tiny_model_dir, tiny_onnx["llama"])
         yield p, ds, base, onnx
 
 

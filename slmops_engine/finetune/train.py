@@ -83,6 +83,7 @@ def validation_accuracy(model, tok, rows) -> float | None:
     from ..evaluate.metrics import predicted_label
     from ..evaluate.runtimes import TransformersRunner
     from ..teaching import task_labels
+    from .data import messages_of
 
     rows = [dict(r) for r in rows]
     labels = task_labels(rows)
@@ -95,13 +96,7 @@ def validation_accuracy(model, tok, rows) -> float | None:
     right = 0
     for i in range(0, len(rows), 8):
         group = rows[i : i + 8]
-        messages = [
-            [
-                *([{"role": "system", "content": r["system"]}] if r.get("system") else []),
-                {"role": "user", "content": r["prompt"]},
-            ]
-            for r in group
-        ]
+        messages = [messages_of(r)[:-1] for r in group]  # as the student sees it in training, less the answer
         for r, a in zip(group, runner.answer(messages, longest + 4), strict=True):
             right += predicted_label(a.text, labels) == r["label"]
     model.train(was_training)

@@ -73,3 +73,13 @@ def register(path: Path, *, stage: str, fmt: str, precision: str = "", parent_id
         )
         s.add(v)
     return v
+
+
+def tiny_project(base_url: str, tmp_path: Path, tiny_model_dir: Path, tiny_onnx_dir: Path):
+    """A project with the routing teacher at ``base_url``, the routing data, the tiny model as its base student
+    and that model's int4 conversion: (project, dataset, base variant, int4 variant)."""
+    p = project_with_teacher(base_url)
+    ds = routing_dataset(tmp_path, p.id)
+    base = register(tiny_model_dir, stage="import", fmt="hf", precision="float32", project_id=p.id)
+    onnx = register(tiny_onnx_dir, stage="convert", fmt="onnx", precision="int4", parent_id=base.id, project_id=p.id)
+    return p, ds, base, onnx
