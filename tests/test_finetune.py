@@ -27,7 +27,7 @@ def routing(tmp_path):
         rows.append({"prompt": f"please reset my password now {i}", "response": "account", "label": "account"})
         rows.append({"prompt": f"refund the double charge on my card {i}", "response": "billing", "label": "billing"})
     for i, r in enumerate(rows):
-        r["split"] = "validation" if i % 5 == 0 else "train"  # both labels in either part
+        r["split"] = "validation" if i % 6 == 0 else "train"
     f = tmp_path / "routing.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     ds, _ = import_file(f, project_id=None)

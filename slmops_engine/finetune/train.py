@@ -62,7 +62,9 @@ def _wrap(cfg: FinetuneConfig, model):
 
 
 def _splits(cfg: FinetuneConfig, tok):
+    """Tokenized train and validation parts, the raw validation rows and the task's labels (if it has any)."""
     from ..data.store import load_dataset_dict
+    from ..teaching import task_labels
     from .data import tokenize_split
 
     dd = load_dataset_dict(cfg.dataset_id)
@@ -74,20 +76,18 @@ def _splits(cfg: FinetuneConfig, tok):
         train_rows, val_rows = parts["train"], parts["test"]
     train = tokenize_split(train_rows, tok, cfg.max_length)
     val = tokenize_split(val_rows, tok, cfg.max_length)
-    return train, val, val_rows
+    return train, val, val_rows, task_labels([dict(r) for r in train_rows])
 
 
-def validation_accuracy(model, tok, rows) -> float | None:
-    """A labelled task: the share of validation rows whose generated answer names the right label (greedy, as
-    the evaluation asks); None for free-text tasks."""
+def validation_accuracy(model, tok, rows, labels: list[str]) -> float | None:
+    """A labelled task (``labels``, from the training part): the share of validation rows whose generated answer
+    names the right label (greedy, as the evaluation asks); None for free-text tasks."""
     from ..evaluate.metrics import predicted_label
     from ..evaluate.runtimes import TransformersRunner
-    from ..teaching import task_labels
     from .data import messages_of
 
     rows = [dict(r) for r in rows]
-    labels = task_labels(rows)
-    if not labels:
+    if not labels or not rows:
         return None
     runner = TransformersRunner.from_loaded(model, tok)
     longest = max(len(tok(lab, add_special_tokens=False)["input_ids"]) for lab in labels)
@@ -197,7 +197,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    train_ds, val_ds, val_rows = _splits(cfg, tok)
+    train_ds, val_ds, val_rows, labels = _splits(cfg, tok)
     bf16 = use_bf16(cfg.precision)
     torch.manual_seed(cfg.seed)
     model = _wrap(cfg, _load_model(cfg, path, bf16))
@@ -240,7 +240,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     accuracy_start = state.get("eval_accuracy_start")
     if "eval_loss_start" not in state:  # measured before the Trainer seeds its random numbers: a resumed run and
         reporter.progress(0.02, "Measuring the validation accuracy before training")  # an unbroken one match
-        accuracy_start = validation_accuracy(model, tok, val_rows)
+        accuracy_start = validation_accuracy(model, tok, val_rows, labels)
     callback = ReporterCallback(reporter)
     callbacks = [callback] + ([EarlyStoppingCallback(early_stopping_patience=patience)] if patience else [])
     kw = dict(
@@ -278,7 +278,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     reporter.progress(0.92, "Measuring the validation loss after training")
     eval_end = trainer.evaluate()["eval_loss"]
     reporter.metric("eval_loss", eval_end, trainer.state.global_step)
-    accuracy_end = validation_accuracy(model, tok, val_rows)
+    accuracy_end = validation_accuracy(model, tok, val_rows, labels)
 
     from .save import save_outputs
 
