@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import EndpointError
 from ..synth.remote import GaveUp, RemoteTeacher
@@ -67,15 +67,34 @@ async def _plain(client: RemoteTeacher, messages: list[dict], labels: list[str] 
     }
 
 
-async def _answer_all(target: Target, items: list[dict], settings: dict, job_id, progress: Callable) -> None:
-    client = RemoteTeacher(
+def endpoint_client(target: Target, max_tokens: int, settings: dict | None = None) -> RemoteTeacher:
+    """A greedy client for an evaluation target's endpoint, with the synth stage's retries."""
+    settings = settings or {}
+    return RemoteTeacher(
         TeacherConfig.model_validate(target.endpoint),
         temperature=0,
-        max_tokens=settings["max_new_tokens"],
+        max_tokens=max_tokens,
         timeout=settings.get("timeout", 120),
         max_retries=settings.get("max_retries", 3),
         requests_per_minute=0,
     )
+
+
+async def fan_out(items: list[dict], concurrency: int, handle: Callable[[dict], Awaitable[None]]) -> None:
+    """``handle`` every item, at most ``concurrency`` at a time."""
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for it in items:
+        queue.put_nowait(it)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await handle(queue.get_nowait())
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(items), 1)))))
+
+
+async def _answer_all(target: Target, items: list[dict], settings: dict, job_id, progress: Callable) -> None:
+    client = endpoint_client(target, settings["max_new_tokens"], settings)
 
     def save(it: dict, result: dict | None, error: str | None) -> None:
         row = {"key": it["key"], "target": target.ref, "timed": it["timed"], "error": error, **(result or {})}
@@ -98,19 +117,14 @@ async def _answer_all(target: Target, items: list[dict], settings: dict, job_id,
                     raise EndpointError(f"{target.name}: {why}", "Check that the endpoint runs and answers.") from exc
                 save(it, None, why)
             first = False
-        queue: asyncio.Queue[dict] = asyncio.Queue()
-        for it in (x for x in items if not x["timed"]):
-            queue.put_nowait(it)
 
-        async def worker() -> None:
-            while not queue.empty():
-                it = queue.get_nowait()
-                try:
-                    save(it, await _plain(client, it["messages"], target.labels), None)
-                except GaveUp as exc:
-                    save(it, None, f"gave up after retries ({exc.kind})")
+        async def answer(it: dict) -> None:
+            try:
+                save(it, await _plain(client, it["messages"], target.labels), None)
+            except GaveUp as exc:
+                save(it, None, f"gave up after retries ({exc.kind})")
 
-        await asyncio.gather(*(worker() for _ in range(min(settings["concurrency"], max(queue.qsize(), 1)))))
+        await fan_out([x for x in items if not x["timed"]], settings["concurrency"], answer)
     finally:
         await client.close()
 

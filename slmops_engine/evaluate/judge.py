@@ -80,33 +80,21 @@ def judge_all(judge: Target, pending: list[dict], max_tokens: int, concurrency: 
 
 
 async def _judge_remote(judge: Target, pending: list[dict], max_tokens: int, concurrency: int, record) -> None:
-    from ..synth.remote import GaveUp, RemoteTeacher
-    from ..teachers import TeacherConfig
+    from ..synth.remote import GaveUp
+    from .endpoint import endpoint_client, fan_out
 
-    client = RemoteTeacher(
-        TeacherConfig.model_validate(judge.endpoint),
-        temperature=0,
-        max_tokens=max_tokens,
-        timeout=120,
-        max_retries=3,
-        requests_per_minute=0,
-    )
-    queue: asyncio.Queue[dict] = asyncio.Queue()
-    for it in pending:
-        queue.put_nowait(it)
+    client = endpoint_client(judge, max_tokens)
 
-    async def worker() -> None:
-        while not queue.empty():
-            it = queue.get_nowait()
-            try:
-                reply = await client.ask(judge_messages(it["prompt"], it["reference"], it["answer"]))
-                record(it, reply.text, None)
-            except GaveUp as exc:
-                record(it, None, f"the judge gave no answer ({exc.kind})")
-            except SlmopsError as exc:
-                record(it, None, exc.message)
+    async def grade(it: dict) -> None:
+        try:
+            reply = await client.ask(judge_messages(it["prompt"], it["reference"], it["answer"]))
+            record(it, reply.text, None)
+        except GaveUp as exc:
+            record(it, None, f"the judge gave no answer ({exc.kind})")
+        except SlmopsError as exc:
+            record(it, None, exc.message)
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(pending), 1)))))
+        await fan_out(pending, concurrency, grade)
     finally:
         await client.close()
