@@ -36,6 +36,7 @@ class Target:
     deployment_id: int | None = None
     labels: list[str] = field(default_factory=list)  # a labelled task's teacher answers with one of them
     asking: Asking | None = field(default=None, repr=False)  # how the teacher is asked (as for distillation)
+    _identity: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def local(self) -> bool:
@@ -48,13 +49,16 @@ class Target:
         return chat_messages(system, self.few_shot, row["prompt"])
 
     def identity(self) -> str:
-        """What the answer cache keys on: the model itself (its files' place and age) and how it is prompted."""
+        """What the answer cache keys on: the model itself (its files' place and age) and how it is prompted.
+        Worked out once (every answer's key uses it)."""
+        if self._identity is not None:
+            return self._identity
         stamp = None
         if self.path:
             p = Path(self.path)
             files = [f for f in p.iterdir() if f.is_file()] if p.is_dir() else []
             stamp = max((f.stat().st_mtime_ns for f in files), default=None)
-        return json.dumps(
+        self._identity = json.dumps(
             {
                 "path": self.path,
                 "stamp": stamp,
@@ -66,9 +70,10 @@ class Target:
             },
             sort_keys=True,
         )
+        return self._identity
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "asking"}
+        return {k: v for k, v in asdict(self).items() if k not in ("asking", "_identity")}
 
 
 def sample_key(target: Target, messages: list[dict], settings: dict) -> str:
