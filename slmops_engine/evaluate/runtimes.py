@@ -33,7 +33,7 @@ def _tokenizer(path: str):
     return tok
 
 
-def _prompt_ids(tok, messages: list[dict]) -> list[int]:
+def prompt_ids(tok, messages: list[dict]) -> list[int]:
     return list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
 
 
@@ -93,7 +93,7 @@ class TransformersRunner:
                     first.append(time.perf_counter())
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool)
 
-        ids = [_prompt_ids(tok, m) for m in batch]
+        ids = [prompt_ids(tok, m) for m in batch]
         refs = [tok(r, add_special_tokens=False)["input_ids"] for r in references] if references else [[] for _ in ids]
         width, span = max(len(x) for x in ids), max(len(r) for r in refs)
         pad = tok.pad_token_id
@@ -153,7 +153,7 @@ class TransformersRunner:
         """A labelled task: the label the model finds most likely after each prompt (see teaching.choose_labels)."""
         from ..teaching import choose_labels
 
-        ids = [_prompt_ids(self.tok, m) for m in batch]
+        ids = [prompt_ids(self.tok, m) for m in batch]
         t0 = time.perf_counter()
         picks = choose_labels(self.model, self.tok, ids, labels)
         secs = time.perf_counter() - t0

@@ -65,13 +65,11 @@ class LocalTeacher:
     def choose(self, conversations: list[list[dict[str, str]]], labels: list[str]) -> list[Reply]:
         """A labelled task: each answer is the label the model finds most likely after the request (every label's
         tokens scored), so it is always one of the labels."""
+        from ..evaluate.runtimes import prompt_ids
         from ..teaching import choose_labels
 
         tok = self.tok
-        prompts = [
-            list(tok.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False))
-            for c in conversations
-        ]
+        prompts = [prompt_ids(tok, c) for c in conversations]
         t0 = time.perf_counter()
         picks = choose_labels(self.model, tok, prompts, labels)
         latency = (time.perf_counter() - t0) * 1000 / len(conversations)
