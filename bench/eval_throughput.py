@@ -126,7 +126,7 @@ def main() -> int:
 
     logging.disable(logging.WARNING)
     from slmops_engine.db import init_db
-    from slmops_engine.evaluate.runner import auto_max_new_tokens, load_rows
+    from slmops_engine.evaluate.runner import auto_max_new_tokens, labels_of, load_rows
     from slmops_engine.optimize.builder import cpu_threads
 
     init_db()
@@ -142,7 +142,7 @@ def main() -> int:
         "model": Path(variants["base"][2]).name,
         "rows": limit,
         "batch_size": args.batch,
-        "max_new_tokens": auto_max_new_tokens(rows),
+        "max_new_tokens": auto_max_new_tokens(rows, labels_of(rows, [])),
         "finetune_steps": steps,
         "cores": cpu_threads(),
         "setup_s": round(setup_s, 1),

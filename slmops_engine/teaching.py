@@ -32,6 +32,21 @@ def task_labels(rows: Sequence[dict], limit: int = 20) -> list[str]:
     return sorted(labels)
 
 
+CHARS_PER_TOKEN = 3  # a cautious average for English text: fewer characters per token means more tokens allowed
+FREE_TEXT_TOKENS = 256  # when there is nothing to size an answer from
+
+
+def answer_tokens(references: Sequence[str], labels: Sequence[str] = (), cap: int = 1024) -> int:
+    """How many tokens an answer may take: room for the longest label, or for the longest reference answer with a
+    quarter more, so that an answer of the task's length is never cut off (and a label run does not wait for 256)."""
+    texts = [t for t in (labels or references) if t]
+    if not texts:
+        return FREE_TEXT_TOKENS
+    longest = max(len(t) for t in texts)
+    need = math.ceil(longest / CHARS_PER_TOKEN) + 8
+    return int(min(cap, max(16, need if labels else math.ceil(need * 1.25))))
+
+
 @dataclass
 class Example:
     prompt: str

@@ -12,7 +12,8 @@ from slmops_engine.models import Dataset, Project
 from slmops_engine.overview import latest_job
 from slmops_engine.stages.synth import preflight
 from slmops_engine.synth.config import SynthConfig
-from slmops_engine.synth.views import already_answered, answer_cost_ceiling, planned_prompts
+from slmops_engine.synth.estimate import run_estimate
+from slmops_engine.synth.views import answer_cost_ceiling, answer_shape, planned_prompts, run_plan
 from slmops_engine.teachers import Provider, TeacherConfig
 
 from .feedback import show_validation_error
@@ -121,7 +122,16 @@ def _answers(project: Project, teacher: TeacherConfig) -> dict:
         "temperature": c1.slider(
             LABELS["temperature"], 0.0, 2.0, _default("temperature"), 0.1, key=f"{k}_temp", help=_help("temperature")
         ),
-        "max_tokens": int(_number(c2, "max_tokens", 1, 32_768, f"{k}_max_tokens", step=64)),
+        "max_tokens": c2.number_input(
+            LABELS["max_tokens"],
+            1,
+            32_768,
+            None,
+            64,
+            key=f"{k}_max_tokens",
+            placeholder="sized from the task",
+            help=_help("max_tokens"),
+        ),
         "answers_per_prompt": int(_number(c3, "answers_per_prompt", 1, 8, f"{k}_answers")),
     }
     r1, r2 = st.columns(2)
@@ -199,9 +209,9 @@ def run_settings(project: Project, teacher: TeacherConfig, ds: Dataset) -> Synth
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _saved(cfg_json: str, last_run: tuple | None) -> int:
+def _plan(cfg_json: str, last_run: tuple | None) -> dict:
     # Re-reading every prompt on each widget change would slow big datasets; answers only arrive through runs.
-    return already_answered(SynthConfig.model_validate_json(cfg_json))
+    return run_plan(SynthConfig.model_validate_json(cfg_json))
 
 
 def start_panel(project: Project, ds: Dataset, cfg: SynthConfig | None, busy: bool) -> None:
@@ -212,15 +222,19 @@ def start_panel(project: Project, ds: Dataset, cfg: SynthConfig | None, busy: bo
         needed = prompts * cfg.answers_per_prompt
         last = latest_job("synth", project.id)
         marker = (last.id, last.status.value, last.progress) if last else None
-        saved = min(_saved(cfg.model_dump_json(), marker), needed)
+        plan = _plan(cfg.model_dump_json(), marker)
+        saved = min(plan["saved"], needed)
         text = f"**{needed:,}** answers needed ({prompts:,} prompts × {cfg.answers_per_prompt})"
         if saved:
             text += f"; **{saved:,}** are already saved from earlier runs and are not asked (or paid for) again"
-        text += f". The teacher will be asked **{needed - saved:,}** times."
+        text += f". The teacher will be asked **{needed - saved:,}** times"
+        estimate = run_estimate(cfg, needed - saved, plan["labels"], project.id)
+        text += f", {estimate.text()}." if estimate and needed > saved else "."
         if cfg.price_output_per_1k and needed > saved:
-            ceiling = answer_cost_ceiling(needed - saved, cfg.max_tokens, cfg.price_output_per_1k)
+            ceiling = answer_cost_ceiling(needed - saved, plan["max_tokens"] or 0, cfg.price_output_per_1k)
             text += f" The answers cost at most about \\${ceiling:,.2f}, plus the prompt tokens."
         st.markdown(text)
+        st.caption(answer_shape(plan["labels"], plan["max_tokens"], cfg.max_tokens is None))
     blocked = show_issues(issues) or cfg is None
     start_button(
         kind="synth",

@@ -124,6 +124,7 @@ def test_changed_system_prompt_goes_into_the_run_only(project_with_data) -> None
 
 def test_run_end_to_end_then_review_and_save(project_with_data, teacher_server) -> None:
     p, sample = project_with_data
+    teacher_server.answer = lambda msgs: "technical"  # the sample is labelled: the teacher answers with a route
     at = open_app(PAGE, p.id)
     at = _start_quick_trial(at, p.id, sample.id, 4, prices=(0.5, 1.5))
     [job] = _synth_jobs()
@@ -133,6 +134,10 @@ def test_run_end_to_end_then_review_and_save(project_with_data, teacher_server) 
     assert (cfg.teacher.base_url, cfg.teacher.model) == (teacher_server.url, "teacher-model")
     assert (cfg.price_input_per_1k, cfg.price_output_per_1k) == (0.5, 1.5)
     assert f"Run #{job.id} started" in texts(at)
+    assert (
+        "A labelled task: the teacher answers with one of 4 labels (account, billing, shipping, technical)."
+        in texts(at)
+    )
     assert "Queued — waiting for the job runner" in texts(at)
     assert at.button(key="distill_start").disabled  # one run at a time
 
@@ -155,7 +160,7 @@ def test_run_end_to_end_then_review_and_save(project_with_data, teacher_server) 
     assert at.session_state["distill_tab"] == "2 · Review the answers"
     assert at.selectbox(key=f"distill_{p.id}_review_dataset").value == answered_id
     [table] = at.data_editor
-    assert len(table.value) == 4 and table.value["answer"].str.startswith("Answer to: ").all()
+    assert len(table.value) == 4 and (table.value["answer"] == "technical").all()
     assert metrics["Answers"] == "4" and metrics["Kept"] == "4"
 
     # Reject the first row, edit the second (what the browser sends for those two cells).

@@ -180,3 +180,45 @@ def test_preflight_reports_missing_key_and_parts(prompts, teacher_server, monkey
         "The dataset has no validation part" in titles
         and "The environment variable OPENAI_API_KEY is not set" in titles
     )
+
+
+def test_the_answer_length_is_sized_from_the_task_and_the_next_run_is_estimated(tmp_path, teacher_server):
+    from slmops_engine.data import import_file
+    from slmops_engine.jobs import get_job, submit_job
+    from slmops_engine.jobs.worker import run_job
+    from slmops_engine.models import JobStatus
+    from slmops_engine.synth.estimate import LOCAL_LABEL_SECONDS, run_estimate
+    from slmops_engine.teaching import answer_tokens
+
+    long_answer = "Open Settings, then Billing, then choose the invoice and press Download. " * 5
+    rows = [{"prompt": f"question {i}", "response": long_answer, "split": "train"} for i in range(6)]
+    (tmp_path / "free.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    free, _ = import_file(tmp_path / "free.jsonl", project_id=None)
+    teacher_server.answer = lambda msgs: long_answer  # as long as the examples: must not be cut off
+    cfg = config(free, teacher_server, concurrency=2)
+    assert run_estimate(cfg, 6, []) is None  # a remote teacher never measured: no guess
+    job = submit_job("synth", cfg)
+    assert run_job(job.id) == JobStatus.succeeded
+    result = get_job(job.id).result
+    sized = answer_tokens([long_answer])
+    assert result["max_tokens"] == sized and {r.body["max_tokens"] for r in ok_requests(teacher_server)} == {sized}
+    assert not [r for r in review_rows(result["dataset_id"]) if "cut_off" in r["flags"]]
+    # The next run of this teacher is estimated from this one (seconds per answer it asked).
+    later = run_estimate(cfg.model_copy(update={"temperature": 0.9}), 12, [])
+    assert later is not None and later.basis == "from the last run of this teacher" and later.seconds > 0
+    # A labelled task on a local teacher never measured here: the figure measured on a 2-core laptop.
+    local = cfg.model_copy(update={"teacher": TeacherConfig(provider=Provider.local, local_path="/m")})
+    guess = run_estimate(local, 100, ["a", "b"])
+    assert guess.basis == "measured on a 2-core laptop" and guess.seconds >= 100 * LOCAL_LABEL_SECONDS
+    assert "minute" in guess.text()
+
+
+def test_a_labelled_task_asks_for_short_answers(tmp_path, teacher_server):
+    from slmops_engine.data import import_file
+
+    rows = [{"prompt": f"q{i}", "response": r, "label": r, "split": "train"} for i, r in enumerate(["yes", "no"] * 4)]
+    (tmp_path / "yn.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    ds, _ = import_file(tmp_path / "yn.jsonl", project_id=None)
+    teacher_server.answer = lambda msgs: "yes"
+    result = synth.run(config(ds, teacher_server), Reporter())
+    assert result["labels"] == ["no", "yes"] and result["max_tokens"] == 16

@@ -11,7 +11,15 @@ import pytest
 from slmops_engine.synth.local import LocalTeacher
 from slmops_engine.synth.remote import RemoteTeacher
 from slmops_engine.teachers import Provider, TeacherConfig
-from slmops_engine.teaching import ExampleIndex, asking, choose_labels, labels_instruction, task_labels
+from slmops_engine.teaching import (
+    FREE_TEXT_TOKENS,
+    ExampleIndex,
+    answer_tokens,
+    asking,
+    choose_labels,
+    labels_instruction,
+    task_labels,
+)
 from tests.support.evaluation import ROUTES, route_or_judge
 from tests.support.openai_server import Behaviour, OpenAIServer
 
@@ -33,6 +41,13 @@ def test_task_labels_need_every_row_labelled_and_at_least_two_labels():
     assert task_labels([{**r, "label": "billing"} for r in TRAIN]) == []  # one label is no choice
     assert task_labels([*TRAIN, {"prompt": "x", "label": None}]) == []
     assert task_labels([{"prompt": str(i), "label": str(i)} for i in range(10)]) == []  # free text, not classes
+
+
+def test_answer_length_follows_the_task():
+    assert answer_tokens([], []) == FREE_TEXT_TOKENS  # nothing to size it from
+    assert answer_tokens(["word " * 60]) == 135  # 300 characters: ~100 tokens + 8, and a quarter more
+    assert answer_tokens(["word " * 60], LABELS) == 16  # a label is a few tokens, whatever the references say
+    assert answer_tokens(["x" * 100_000]) == 1024 and answer_tokens(["x" * 100_000], cap=512) == 512
 
 
 def test_examples_are_the_most_similar_closest_last_never_the_prompt_itself():

@@ -5,7 +5,6 @@ missing), the optional judge scores them, and the comparison is written as evalu
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from ..errors import DataError, SlmopsError
 from ..settings import get_settings
 from ..stages.base import Reporter
+from ..teaching import answer_tokens, task_labels
 from . import summary
 from .config import TEACHER, EvalConfig
 from .samples import count_stored, forget_failed, stored
@@ -62,18 +62,15 @@ def load_rows(cfg: EvalConfig) -> list[dict]:
     return rows
 
 
-def labels_of(rows: list[dict]) -> list[str]:
-    """The label set, when every row has a label and there are few of them (a classification task)."""
-    labels = {r["label"] for r in rows}
-    if None in labels or len(labels) > max(20, len(rows) // 2):
-        return []
-    return sorted(labels)
+def labels_of(rows: list[dict], train: list[dict]) -> list[str]:
+    """The task's label set (the same rule as the teacher's and the fine-tune's), over the training part and the
+    evaluated rows together: a few held-out rows may show only one of the labels."""
+    return task_labels([*train, *rows]) if train and all(r.get("label") for r in train) else task_labels(rows)
 
 
-def auto_max_new_tokens(rows: list[dict]) -> int:
-    """Long enough for the longest reference (about 3 characters a token) and a little more; at most 512."""
-    longest = max(len(r["reference"]) for r in rows)
-    return int(min(512, max(8, math.ceil(longest / 3) + 8)))
+def auto_max_new_tokens(rows: list[dict], labels: list[str]) -> int:
+    """Room for the longest label, or the longest reference answer and a little more; at most 512."""
+    return answer_tokens([r["reference"] for r in rows], labels, cap=512)
 
 
 def _items(target: Target, rows: list[dict], cfg: EvalConfig, max_new: int) -> list[dict]:
@@ -190,13 +187,13 @@ def _judge(cfg: EvalConfig, targets: list[Target], rows: list[dict], all_items: 
 
 def evaluate(cfg: EvalConfig, reporter: Reporter, job_id: int | None = None) -> dict:
     rows = load_rows(cfg)
-    labels = labels_of(rows)
-    max_new = cfg.max_new_tokens or auto_max_new_tokens(rows)
+    train = train_rows(cfg)
+    labels = labels_of(rows, train)
+    max_new = cfg.max_new_tokens or auto_max_new_tokens(rows, labels)
     reporter.progress(0.01, f"{len(rows)} rows, {len(cfg.variants)} variants")
     targets: list[Target] = []
     failures: dict[str, str] = {}
     cards: dict[str, dict] = {}
-    train = train_rows(cfg)
     for ref in cfg.variants:
         try:
             targets.append(resolve(ref, cfg.project_id, train))

@@ -67,10 +67,10 @@ def run(config: SynthConfig, reporter: Reporter) -> dict:
     from ..synth.runner import ask_teacher, check_success, load_items
 
     job_id = getattr(reporter, "job_id", None)
-    dd, items, labels = load_items(config)
+    config, dd, items, labels = load_items(config)  # with the answer length decided
     tracker = ask_teacher(config, items, reporter, job_id, labels)
     check_success(config, tracker, len(cached([it.key for it in items])))
     reporter.progress(0.99, "Writing the answered dataset")
     ds = build_answered(config, dd, items, tracker, job_id, labels)
     summary = {k: v for k, v in tracker.snapshot().items() if k != "recent"}
-    return {"dataset_id": ds.id, **summary}
+    return {"dataset_id": ds.id, "labels": labels, "max_tokens": config.max_tokens, **summary}

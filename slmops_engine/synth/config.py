@@ -20,7 +20,13 @@ class SynthConfig(StageConfig):
         description="Parts to answer; other parts (the test part) are copied unchanged.",
     )
     temperature: float = Field(0.2, ge=0, le=2, description="Higher is more varied, lower is more consistent.")
-    max_tokens: int = Field(256, ge=1, le=32_768, description="Longest answer, in tokens; longer answers are cut off.")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=32_768,
+        description="Longest answer, in tokens; longer answers are cut off. Empty: sized from the task (the longest "
+        "label, or the longest example answer with room to spare; 256 when the data has no answers).",
+    )
     answers_per_prompt: int = Field(1, ge=1, le=8, description="Several answers per prompt give varied examples.")
     reasoning: bool = Field(
         False, description="Ask the teacher to think step by step before answering; the reasoning is kept separately."

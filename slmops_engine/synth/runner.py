@@ -9,7 +9,7 @@ from ..errors import DataError, SlmopsError
 from ..models import TeacherAnswer
 from ..stages.base import Reporter
 from ..teachers import Provider
-from ..teaching import Asking, asking
+from ..teaching import Asking, answer_tokens, asking
 from .cache import answer_key, cached, store, system_prompt
 from .config import SynthConfig
 from .parsing import split_reasoning
@@ -168,15 +168,29 @@ def check_success(cfg: SynthConfig, tracker: Tracker, answered: int) -> None:
         )
 
 
-def load_items(cfg: SynthConfig):
+REASONING_TOKENS = 512  # room for the steps of a teacher asked to think before it answers
+
+
+def answer_length(cfg: SynthConfig, dd, labels: list[str]) -> int:
+    """The answer length of a run: the operator's, or sized from the task (its labels, or the longest answer
+    already in the data)."""
+    if cfg.max_tokens:
+        return cfg.max_tokens
+    references = [r for part in dd.values() if "response" in part.column_names for r in part["response"] if r]
+    return answer_tokens(references, labels) + (REASONING_TOKENS if cfg.reasoning else 0)
+
+
+def load_items(cfg: SynthConfig) -> tuple[SynthConfig, object, list[Item], list[str]]:
+    """The run's settings with the answer length decided, the data, the answers it needs and the task's labels."""
     from ..data.store import load_dataset_dict
 
     dd = load_dataset_dict(cfg.dataset_id)
     ask = how_to_ask(cfg, dd)
+    cfg = cfg.model_copy(update={"max_tokens": answer_length(cfg, dd, ask.labels)})
     items = work_items(cfg, dd, ask)
     if not items:
         raise DataError(
             f"No prompts in the part(s) {', '.join(cfg.splits)}",
             f"The dataset has: {', '.join(dd)}. Choose parts that exist.",
         )
-    return dd, items, ask.labels
+    return cfg, dd, items, ask.labels

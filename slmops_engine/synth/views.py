@@ -50,17 +50,24 @@ def planned_prompts(ds: Dataset, splits: Iterable[str], max_prompts: int | None 
     return min(n, max_prompts) if max_prompts else n
 
 
-def already_answered(cfg: SynthConfig) -> int:
-    """How many of the answers a run needs are already saved (earlier runs with the same prompts and settings)."""
+def run_plan(cfg: SynthConfig) -> dict:
+    """What a run will do before it starts: answers already saved from earlier runs (not asked or paid for again),
+    the answer length it uses and the task's labels. Empty when the dataset cannot be read (the preflight says
+    why)."""
     from ..errors import SlmopsError
     from .cache import cached
     from .runner import load_items
 
     try:
-        _, items, _ = load_items(cfg)
+        resolved, _, items, labels = load_items(cfg)
     except SlmopsError:
-        return 0  # the preflight explains what is wrong with the dataset
-    return len(cached([it.key for it in items]))
+        return {"saved": 0, "max_tokens": cfg.max_tokens, "labels": []}
+    return {"saved": len(cached([it.key for it in items])), "max_tokens": resolved.max_tokens, "labels": labels}
+
+
+def already_answered(cfg: SynthConfig) -> int:
+    """How many of the answers a run needs are already saved (earlier runs with the same prompts and settings)."""
+    return run_plan(cfg)["saved"]
 
 
 def saved_for_run(job: Job) -> int:
@@ -71,6 +78,15 @@ def saved_for_run(job: Job) -> int:
         return already_answered(SynthConfig.model_validate(job.config))
     except ValidationError:
         return 0  # a config from an older version of the app
+
+
+def answer_shape(labels: list[str], max_tokens: int | None, sized: bool) -> str:
+    """One line on what the teacher may answer: one of the labels, or free text up to a length."""
+    how = "sized from the task" if sized else "as set"
+    if labels:
+        shown = ", ".join(labels[:8]) + (" …" if len(labels) > 8 else "")
+        return f"A labelled task: the teacher answers with one of {len(labels)} labels ({shown})."
+    return f"Answers of up to {max_tokens} tokens ({how}); a longer answer is cut off and flagged."
 
 
 def answer_cost_ceiling(requests: int, max_tokens: int, price_output_per_1k: float) -> float:
