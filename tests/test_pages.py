@@ -478,20 +478,25 @@ def test_page_url_on_a_fresh_server(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Project **bookmarked**" in texts(at)
 
 
-def test_run_the_offline_demo_from_home_queues_the_chain(tiny_model_dir: Path) -> None:
+def test_run_the_rest_from_home_queues_the_chain_with_the_demo_pair(tiny_model_dir: Path) -> None:
     from slmops_engine.data import list_datasets
 
     p = projects.create_project("demo", "Route messages.")
     at = open_app(None, p.id)
     assert at.button(key=f"run_rest_{p.id}").disabled  # the bundled model is not prepared yet
+    assert "The bundled model is not prepared yet" in texts(at)
     register_bundled(tiny_model_dir)
     at.run()
+    shown = texts(at)
+    assert "Left to do: the teacher answers your examples; the flagged answers are left out;" in shown
+    assert "About 6 minutes on a 2-core laptop." in shown
     at.button(key=f"run_rest_{p.id}").click().run()
     no_exception(at)
     with session_scope() as s:
         (job,) = s.query(Job).filter(Job.kind == "pipeline").all()
-    assert [step["name"] for step in job.config["steps"]] == ["distil", "finetune", "int4", "evaluate", "deploy"]
-    assert job.config["steps"][1]["config"]["epochs"] == 3.0  # the quick preset
+    names = ["distil", "keep", "finetune", "int4", "evaluate", "deploy"]
+    assert [step["name"] for step in job.config["steps"]] == names
+    assert job.config["steps"][2]["config"]["epochs"] == 3.0  # the quick preset
     teacher = projects.project_teacher(projects.get_project(p.id))
     assert teacher.example_shots == 4 and teacher.local_path == str(tiny_model_dir)
     assert [d.stage for d in list_datasets(p.id)] == ["sample"]

@@ -10,7 +10,9 @@ import pytest
 
 from slmops_engine.jobs import list_jobs, retry_job, submit_job, wait_for_job
 from slmops_engine.models import JobStatus
+from slmops_engine.pipeline.rest import rest_pipeline
 from slmops_engine.pipeline.spec import PipelineConfig, dump, load
+from slmops_engine.synth.review import ReviewDecisions, save_review
 from tests.support.evaluation import project_with_teacher, route_or_judge, routing_dataset
 from tests.support.openai_server import Behaviour, OpenAIServer
 
@@ -33,11 +35,12 @@ def _chain(project_id: int, dataset_id: int, teacher_url: str, model_dir, out) -
                     "project_id": project_id,
                 },
             },
+            {"name": "keep", "kind": "review", "config": {"dataset_id": "${distil.dataset_id}"}},
             {
                 "name": "finetune",
                 "kind": "finetune",
                 "config": {
-                    "dataset_id": "${distil.dataset_id}",
+                    "dataset_id": "${keep.dataset_id}",
                     "student": {"source": "local", "path": str(model_dir)},
                     "max_steps": 4,
                     "batch_size": 4,
@@ -51,7 +54,7 @@ def _chain(project_id: int, dataset_id: int, teacher_url: str, model_dir, out) -
                 "kind": "evaluate",
                 "config": {
                     "variants": ["teacher", "${finetune.variant_id}", "${int4.variant_id}"],
-                    "dataset_id": "${distil.dataset_id}",
+                    "dataset_id": "${keep.dataset_id}",
                     "project_id": project_id,
                 },
             },
@@ -71,6 +74,11 @@ def test_a_pipeline_file_runs_resumes_after_a_failed_stage_and_writes_back(
         )
         cfg = load(spec_file)
         assert dump(cfg) == spec_file.read_text()  # the file a run is made from is written back exactly
+        rest = rest_pipeline(p.id, save=False)  # nothing done yet: the whole chain, on the operator's data
+        assert [s.name for s in rest.steps] == ["distil", "keep", "finetune", "int4", "evaluate", "deploy"]
+        assert (
+            rest.steps[0].config["dataset_id"] == ds.id and rest.steps[0].config["teacher"]["model"] == "teacher-model"
+        )
 
         srv.behaviour = Behaviour(status=500)  # the teacher is down: the first stage fails
         job = submit_job("pipeline", cfg, project_id=p.id)
@@ -91,6 +99,23 @@ def test_a_pipeline_file_runs_resumes_after_a_failed_stage_and_writes_back(
     assert [v["id"] for v in ev["variants"]][0] == "teacher"
     assert ev["variants"][0]["metrics"]["label_accuracy"] == 1.0
     assert {v["kind"] for v in ev["variants"]} == {"teacher", "finetune", "onnx"}
+    # Run the rest: the answers, fine-tune and int4 model exist, so only evaluation and deployment are left.
+    rest = rest_pipeline(p.id, save=False)
+    assert [s.name for s in rest.steps] == ["evaluate", "deploy"]
+    tuned, small = done.result["results"]["finetune"], done.result["results"]["int4"]
+    assert rest.steps[0].config["variants"] == [
+        "teacher",
+        str(tuned["base_variant_id"]),
+        str(tuned["variant_id"]),
+        str(small["variant_id"]),
+    ]
+    keep = done.result["results"]["keep"]
+    assert rest.steps[0].config["dataset_id"] == keep["dataset_id"] and keep["rows"] > 0 and keep["dropped"] == 0
+    # Answers reviewed since: the chain trains on them again (keep is done by the review).
+    reviewed = save_review(rest.steps[0].config["dataset_id"], ReviewDecisions())
+    rest = rest_pipeline(p.id, save=False)
+    assert [s.name for s in rest.steps] == ["finetune", "int4", "evaluate", "deploy"]
+    assert rest.steps[0].config["dataset_id"] == reviewed.id
 
 
 def test_a_step_that_refers_forward_or_an_unknown_kind_is_refused(tmp_path) -> None:

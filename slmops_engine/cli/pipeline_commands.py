@@ -1,5 +1,6 @@
-"""`slmops pipeline run FILE|demo`: run the lifecycle's stages as a chain of jobs, headless; `slmops pipeline
-show demo --project P` prints the demo chain as a file to keep or edit."""
+"""`slmops pipeline run FILE|demo|rest`: run the lifecycle's stages as a chain of jobs, headless (`rest`: only the
+steps the project has not done yet); `slmops pipeline show demo|rest --project P` prints the chain as a file to
+keep or edit."""
 
 from __future__ import annotations
 
@@ -9,17 +10,36 @@ from pathlib import Path
 from ..db import init_db
 
 
+def _demo(project_id: int):
+    from ..pipeline.demo import demo_pipeline
+
+    return demo_pipeline(project_id)
+
+
+def _rest(project_id: int):
+    from ..pipeline.rest import rest_pipeline
+
+    return rest_pipeline(project_id)
+
+
+BUILT_IN = {"demo": _demo, "rest": _rest}
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("pipeline", help="run a pipeline file (or the built-in demo) as a chain of jobs")
     actions = p.add_subparsers(dest="action", required=True)
-    r = actions.add_parser("run", help="run FILE, or `demo` (prepares the bundled model and the sample if needed)")
-    r.add_argument("file", help="a pipeline YAML file, or demo")
+    r = actions.add_parser(
+        "run",
+        help="run FILE, `demo` (prepares the bundled model and the sample if needed) or `rest` (the project's "
+        "remaining steps)",
+    )
+    r.add_argument("file", help="a pipeline YAML file, demo or rest")
     r.add_argument("--project", help="project name or id (demo: created when missing)")
     r.add_argument("--wait", action="store_true", help="block until the chain ends")
     r.add_argument("--out", type=Path, help="write the final evaluation's JSON here")
     r.set_defaults(func=run_cmd)
-    s = actions.add_parser("show", help="print the demo chain as a pipeline file")
-    s.add_argument("file", choices=["demo"])
+    s = actions.add_parser("show", help="print the demo chain, or the project's remaining steps, as a pipeline file")
+    s.add_argument("file", choices=["demo", "rest"])
     s.add_argument("--project", required=True)
     s.set_defaults(func=show_cmd)
 
@@ -46,15 +66,15 @@ def _ensure_bundled() -> None:
 
 def run_cmd(args: argparse.Namespace) -> int:
     from ..jobs.supervisor import ensure_supervisor
-    from ..pipeline.demo import demo_pipeline
     from ..pipeline.spec import load
     from ..projects import get_project
     from .jobs_run import submit_and_follow
 
     init_db()
-    if args.file == "demo":
-        _ensure_bundled()
-        cfg = demo_pipeline(_demo_project(args.project))
+    if args.file in BUILT_IN:
+        if args.file == "demo":
+            _ensure_bundled()
+        cfg = BUILT_IN[args.file](_demo_project(args.project))
     else:
         cfg = load(Path(args.file))
         if args.project:
@@ -74,10 +94,9 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 
 def show_cmd(args: argparse.Namespace) -> int:
-    from ..pipeline.demo import demo_pipeline
     from ..pipeline.spec import dump
     from ..projects import get_project
 
     init_db()
-    print(dump(demo_pipeline(get_project(args.project).id)), end="")
+    print(dump(BUILT_IN[args.file](get_project(args.project).id)), end="")
     return 0

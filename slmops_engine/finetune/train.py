@@ -310,4 +310,4 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         },
         command=command_line(cfg),
     )
-    return {"variant_id": variant.id, "path": str(out), **variant.metrics}
+    return {"variant_id": variant.id, "base_variant_id": variant.parent_id, "path": str(out), **variant.metrics}

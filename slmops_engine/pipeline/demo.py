@@ -6,14 +6,14 @@ student against the teacher's 74%."""
 from __future__ import annotations
 
 from ..errors import ModelLoadError
-from ..finetune.config import apply_preset
 from ..models import Dataset
+from ..students import StudentChoice
 from ..teachers import Provider, TeacherConfig
-from .spec import PipelineConfig, PipelineStep
+from .chain import lifecycle_chain
+from .spec import PipelineConfig
 
 DEMO_SHOTS = 4
 DEMO_PROMPT = "You are a careful assistant. Follow the task exactly and answer briefly, in the format asked for."
-ESTIMATE_MINUTES = 6
 
 
 def demo_teacher(path: str, goal: str, system_prompt: str = "") -> TeacherConfig:
@@ -22,21 +22,34 @@ def demo_teacher(path: str, goal: str, system_prompt: str = "") -> TeacherConfig
     return TeacherConfig(provider=Provider.local, local_path=path, system_prompt=system, example_shots=DEMO_SHOTS)
 
 
-def set_demo_pair(project_id: int) -> TeacherConfig:
-    from ..projects import get_project, project_teacher, set_student, set_teacher
+def demo_pair(project_id: int, keep_chosen: bool = False) -> tuple[TeacherConfig, StudentChoice]:
+    """The bundled model as the project's teacher and student (with ``keep_chosen``, only where none is chosen);
+    nothing is saved."""
+    from ..projects import get_project, project_student, project_teacher
     from ..stages.prepare_model import bundled_variant
     from ..students import bundled_choice
 
-    variant = bundled_variant()
-    if variant is None:
-        raise ModelLoadError("The bundled model is not prepared yet", "`slmops models prepare-demo` (about 30 s).")
     project = get_project(project_id)
-    saved = project_teacher(project)
-    keep = saved.system_prompt if saved else ""  # instructions the operator already wrote are kept
-    teacher = demo_teacher(variant.artifact_path, project.goal, keep)
+    teacher, student = project_teacher(project), project_student(project)
+    if not (keep_chosen and teacher):
+        variant = bundled_variant()
+        if variant is None:
+            raise ModelLoadError("The bundled model is not prepared yet", "`slmops models prepare-demo` (about 30 s).")
+        keep = teacher.system_prompt if teacher else ""  # instructions the operator already wrote are kept
+        teacher = demo_teacher(variant.artifact_path, project.goal, keep)
+    if not (keep_chosen and student):
+        student = bundled_choice()
+    return teacher, student
+
+
+def set_demo_pair(project_id: int, keep_chosen: bool = False) -> tuple[TeacherConfig, StudentChoice]:
+    """Save :func:`demo_pair` as the project's teacher and student."""
+    from ..projects import set_student, set_teacher
+
+    teacher, student = demo_pair(project_id, keep_chosen)
     set_teacher(project_id, teacher)
-    set_student(project_id, bundled_choice())
-    return teacher
+    set_student(project_id, student)
+    return teacher, student
 
 
 def sample_dataset(project_id: int) -> Dataset:
@@ -48,37 +61,6 @@ def sample_dataset(project_id: int) -> Dataset:
 
 
 def demo_pipeline(project_id: int) -> PipelineConfig:
-    """The chain for this project (the demo pair set and the sample loaded first)."""
-    from ..stages.prepare_model import bundled_variant
-    from ..students import bundled_choice
-
-    teacher = set_demo_pair(project_id)
-    data = sample_dataset(project_id)
-    base = bundled_variant()
-    finetune = {"dataset_id": "${distil.dataset_id}", "student": bundled_choice().model_dump(mode="json")}
-    finetune |= {"project_id": project_id, **apply_preset("quick", method="lora")}
-    steps = [
-        PipelineStep(
-            name="distil",
-            kind="synth",
-            config={
-                "dataset_id": data.id,
-                "teacher": teacher.model_dump(mode="json"),
-                "project_id": project_id,
-                "splits": ["train"],
-            },
-        ),
-        PipelineStep(name="finetune", kind="finetune", config=finetune),
-        PipelineStep(name="int4", kind="convert", config={"variant_id": "${finetune.variant_id}", "precision": "int4"}),
-        PipelineStep(
-            name="evaluate",
-            kind="evaluate",
-            config={
-                "variants": ["teacher", str(base.id), "${finetune.variant_id}", "${int4.variant_id}"],
-                "dataset_id": "${distil.dataset_id}",
-                "project_id": project_id,
-            },
-        ),
-        PipelineStep(name="deploy", kind="deploy", config={"variant_id": "${int4.variant_id}"}),
-    ]
-    return PipelineConfig(name="Offline demo", project_id=project_id, steps=steps)
+    """The whole chain for this project, the demo pair set and the sample loaded first."""
+    teacher, student = set_demo_pair(project_id)
+    return lifecycle_chain(project_id, teacher, student, sample_dataset(project_id), name="Offline demo")

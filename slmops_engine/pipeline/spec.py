@@ -18,7 +18,10 @@ REF = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\}$")
 
 class PipelineStep(StageConfig):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="The step's name; later steps refer to it.")
-    kind: str = Field(description="The job kind: synth, finetune, convert, evaluate, deploy ...")
+    kind: str = Field(
+        description="A job kind (synth, finetune, convert, evaluate ...), or review (keep the unflagged answers) or "
+        "deploy, which run within the pipeline's own job."
+    )
     config: dict[str, Any] = Field(default_factory=dict, description="The job's settings (references allowed).")
 
 
@@ -47,8 +50,9 @@ class PipelineConfig(StageConfig):
     @model_validator(mode="after")
     def _known_kinds(self) -> PipelineConfig:
         from ..stages import stage_paths
+        from ..stages.inline_steps import INLINE_STEPS
 
-        known = set(stage_paths()) | {"deploy"}
+        known = set(stage_paths()) | set(INLINE_STEPS)
         bad = [s.kind for s in self.steps if s.kind not in known]
         if bad:
             raise ValueError(f"unknown stage kind(s) {bad}: use one of {sorted(known)}")

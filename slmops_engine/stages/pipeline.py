@@ -44,7 +44,7 @@ def run(config: PipelineConfig, reporter: Reporter) -> dict:
     from ..jobs import get_job, retry_job, submit_job
     from ..models import JobStatus
     from ..pipeline.spec import resolve
-    from .deploy_step import deploy_step
+    from .inline_steps import INLINE_STEPS
 
     state_file = (reporter.run_dir or Path(".")) / "pipeline.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"jobs": {}, "results": {}}
@@ -52,8 +52,11 @@ def run(config: PipelineConfig, reporter: Reporter) -> dict:
     for i, step in enumerate(config.steps):
         if step.name in state["results"]:
             continue  # done in an earlier attempt
-        if step.kind == "deploy":
-            state["results"][step.name] = deploy_step(resolve(step.config, state["results"]), config.project_id)
+        if step.kind in INLINE_STEPS:
+            reporter.progress(i / total, f"{i + 1}/{total} {step.name}")
+            state["results"][step.name] = INLINE_STEPS[step.kind](
+                resolve(step.config, state["results"]), config.project_id
+            )
         else:
             job_id = state["jobs"].get(step.name)
             if job_id is not None and get_job(job_id).status != JobStatus.succeeded:
