@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slmops_engine.errors import SlmopsError
+from slmops_engine.errors import ModelLoadError, SlmopsError
 from slmops_engine.jobs import list_jobs, submit_job
 from slmops_engine.models import JobStatus, Project
 from slmops_engine.pipeline.rest import demo_seconds, rest_pipeline
 from slmops_engine.pipeline.spec import PipelineConfig, dump
 from slmops_engine.stages.prepare_model import bundled_variant
 
+from .demo import prepare_bundled_panel
 from .feedback import flash, show_error
 from .jobs import live_job
 from .nav import link_to
@@ -43,9 +44,12 @@ def _is_demo_pair(cfg: PipelineConfig) -> bool:
 def _plan(project: Project) -> PipelineConfig | None:
     try:
         return rest_pipeline(project.id, save=False)
+    except ModelLoadError:  # no teacher chosen and the bundled model not prepared: offer it here
+        st.caption("With no teacher chosen yet, the bundled model plays teacher and student.")
+        prepare_bundled_panel()
     except SlmopsError as exc:
         st.caption(f"{exc.message}. {exc.hint}")
-        return None
+    return None
 
 
 def _describe(plan: PipelineConfig) -> None:

@@ -39,6 +39,15 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra
         }
         if not cfg.int4_symmetric:  # zero points break the embedding shared with the output layer: keep them apart
             options["shared_embeddings"] = "false"
+        if cfg.int4_method != "rtn":
+            options["algo_config"] = cfg.int4_method
+        mixed = [
+            f"{group}:int8"
+            for group, kind in (("last_matmul", cfg.int4_output_layer), ("mixed_layers", cfg.int4_sensitive_layers))
+            if kind == "int8"
+        ]
+        if mixed:
+            options["matmul_mixed_precision"] = ",".join(mixed)
     if "adapter_path" not in options:  # one fused gate/up MatMul: same outputs, a few % faster (not with LoRA)
         options["fuse_mlp_gate_up"] = "true"
     if options:

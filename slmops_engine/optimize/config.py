@@ -38,6 +38,19 @@ class ConvertConfig(StageConfig):
         description="Symmetric quantization (no zero point): smaller. Asymmetric keeps the input embedding table "
         "apart from the output layer, so the file grows.",
     )
+    int4_method: Literal["rtn", "k_quant"] = Field(
+        "rtn",
+        description="How int4 weights are rounded: rtn (round to nearest) or k_quant (llama.cpp's search for each "
+        "block's best scale).",
+    )
+    int4_output_layer: Literal["int4", "int8"] = Field(
+        "int4",
+        description="The output layer (shared with the input embedding) is the most sensitive weight: int8 keeps "
+        "more quality for a few MB more.",
+    )
+    int4_sensitive_layers: Literal["int4", "int8"] = Field(
+        "int4", description="The layers most sensitive to quantization (llama.cpp's mixed strategy) in int8."
+    )
     execution_provider: Literal["cpu", "cuda"] = Field("cpu", description="Where the model will run.")
     verify_prompt: str = Field(
         "Hello, how can you help me?",

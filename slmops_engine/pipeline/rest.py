@@ -11,8 +11,9 @@ from ..synth.views import answered_datasets, prompt_datasets
 from .chain import Done, lifecycle_chain
 from .spec import PipelineConfig
 
-# bench/demo_outcome.py on 2 cores, the demo pair on the sample (seconds): each step as the chain runs it.
-DEMO_STEP_SECONDS = {"distil": 94, "keep": 2, "finetune": 146, "int4": 8, "evaluate": 82, "deploy": 15}
+# The demo pair on the sample, 2 cores, run from Home with the dashboard open in a browser (seconds per step;
+# headless, bench/demo_outcome.py, the chain takes about three quarters of this).
+DEMO_STEP_SECONDS = {"distil": 129, "keep": 2, "finetune": 209, "int4": 9, "evaluate": 114, "deploy": 5}
 
 
 def _descends(d: Dataset, root: Dataset, by_id: dict[int, Dataset]) -> bool:

@@ -259,3 +259,50 @@ def test_evaluate_in_the_browser_shows_results_and_charts(tiny_model_dir, tiny_o
         page.get_by_role("tab", name="Trade-offs").click()
         expect(page.get_by_text("Pareto front").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "evaluate.png"), full_page=True)
+
+
+FIRST_RUN_TIMEOUT_MS = 20 * 60_000  # the chain takes about 8 minutes on 2 cores; room for a loaded machine
+MAX_CLICKS = 25
+
+
+@pytest.mark.slow
+def test_first_run_from_a_fresh_home_shows_a_real_gain_in_a_few_clicks(serving, app_url: str, tmp_path: Path):
+    """A newcomer's first run, clicking only: create a project, prepare the bundled model, run the rest, read
+    the result on Evaluate. The real bundled SmolLM2 teaches itself the sample's routes."""
+    from playwright.sync_api import expect
+
+    from slmops_engine.evaluate.runner import load_evaluation
+    from slmops_engine.jobs import list_jobs
+
+    clicks = 0
+
+    def click(locator) -> None:
+        nonlocal clicks
+        clicks += 1
+        locator.click()
+
+    with browser_page() as page:
+        page.goto(app_url)
+        click(page.get_by_label("Project name"))
+        page.get_by_label("Project name").fill("first-run")
+        click(page.get_by_role("button", name="Create project"))
+        expect(page.get_by_role("heading", name="first-run")).to_be_visible()
+        click(page.get_by_role("button", name="Prepare the bundled model (~30 s, once)"))
+        run = page.locator("button:enabled:visible", has_text="Run the rest for me")  # once the model is prepared
+        expect(run).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("About 8 minutes on a 2-core laptop.", exact=False)).to_be_visible()
+        click(run)
+        result = page.get_by_role("link", name="See the result on the Evaluate page")
+        expect(result).to_be_visible(timeout=FIRST_RUN_TIMEOUT_MS)
+        click(result)
+        expect(page.get_by_text("of the teacher's accuracy").first).to_be_visible(timeout=60_000)
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "first-run.png"), full_page=True)
+    assert clicks <= MAX_CLICKS
+    [project] = projects.list_projects()
+    [evaluation] = [j for j in list_jobs(project.id) if j.kind == "evaluate"]
+    accuracy = {v["kind"]: v["metrics"].get("label_accuracy") for v in load_evaluation(evaluation.id)["variants"]}
+    # The chain's four variants; the distilled int4 student beats the base student by far.
+    assert set(accuracy) == {"teacher", "base", "finetune", "onnx"}, accuracy
+    assert accuracy["onnx"] >= accuracy["base"] + 0.3, accuracy
+    assert accuracy["onnx"] >= 0.9 * accuracy["teacher"], accuracy
