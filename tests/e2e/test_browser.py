@@ -266,6 +266,7 @@ MAX_CLICKS = 25
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(FIRST_RUN_TIMEOUT_MS // 1000 + 300)
 def test_first_run_from_a_fresh_home_shows_a_real_gain_in_a_few_clicks(serving, app_url: str, tmp_path: Path):
     """A newcomer's first run, clicking only: create a project, prepare the bundled model, run the rest, read
     the result on Evaluate. The real bundled SmolLM2 teaches itself the sample's routes."""
