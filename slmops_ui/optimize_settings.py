@@ -28,6 +28,12 @@ PRECISIONS: dict[str, str] = {
     "bf16": "bf16 — half size, for recent NVIDIA GPUs",
 }
 NO_GPU = "Needs an NVIDIA GPU (CUDA) and none was found on this machine: choose int4, int8 or fp32 for the CPU."
+METHODS: dict[str, str] = {
+    "rtn": "round to nearest (fast)",
+    "k_quant": "k-quant: best scale per block",
+    "grid": "grid: each block's own offset kept",
+}
+LAYER_BITS: dict[str, str] = {"int4": "int4 (smallest)", "int8": "int8 (keeps more quality)"}
 ACCURACY: dict[int, str] = {
     4: "4 — int8: fastest (recommended)",
     3: "3 — bf16",
@@ -41,6 +47,9 @@ LABELS: dict[str, str] = {
     "int4_block_size": "Block size",
     "int4_accuracy_level": "Arithmetic precision (accuracy level)",
     "int4_symmetric": "Symmetric",
+    "int4_method": "Rounding",
+    "int4_output_layer": "Output layer",
+    "int4_sensitive_layers": "Most sensitive layers",
     "execution_provider": "Where it will run",
     "verify_prompt": "Test prompt",
     "check_dataset_id": "Data for the quick quality check",
@@ -89,7 +98,9 @@ def _int4_options(k: str) -> dict:
     with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
         st.caption(
             "**Recommended: block size 32, symmetric, arithmetic level 4.** int4 stores each weight in 4 bits with "
-            "one scale per block of weights: smaller blocks keep more quality, larger blocks make a smaller file."
+            "one scale per block of weights: smaller blocks keep more quality, larger blocks make a smaller file. "
+            "A model that was 4-bit already (the bundled SmolLM2 is a GGUF Q4_1) keeps its layers exactly with the "
+            "**grid** rounding; an int8 output layer or int8 sensitive layers keep more quality for a larger file."
         )
         c1, c2, c3 = st.columns(3)
         return {
@@ -106,7 +117,23 @@ def _int4_options(k: str) -> dict:
             "int4_symmetric": c3.checkbox(
                 LABELS["int4_symmetric"], True, key=f"{k}_symmetric", help=_help("int4_symmetric")
             ),
+            **_mixed_options(k),
         }
+
+
+def _mixed_options(k: str) -> dict:
+    """How int4 rounds, and which layers stay in int8: quality for size (bench/int4_routes.py measures each)."""
+    c1, c2, c3 = st.columns(3)
+    return {
+        name: col.selectbox(
+            LABELS[name], list(choices), format_func=choices.__getitem__, key=f"{k}_{name}", help=_help(name)
+        )
+        for col, name, choices in (
+            (c1, "int4_method", METHODS),
+            (c2, "int4_output_layer", LAYER_BITS),
+            (c3, "int4_sensitive_layers", LAYER_BITS),
+        )
+    }
 
 
 def _check_data(k: str, datasets: list[Dataset]) -> dict:

@@ -39,8 +39,6 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra
         }
         if not cfg.int4_symmetric:  # zero points break the embedding shared with the output layer: keep them apart
             options["shared_embeddings"] = "false"
-        if cfg.int4_method != "rtn":
-            options["algo_config"] = cfg.int4_method
         mixed = [
             f"{group}:int8"
             for group, kind in (("last_matmul", cfg.int4_output_layer), ("mixed_layers", cfg.int4_sensitive_layers))
@@ -48,6 +46,10 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra
         ]
         if mixed:
             options["matmul_mixed_precision"] = ",".join(mixed)
+        if cfg.int4_method == "k_quant" or mixed:
+            # The builder's own default is RTN too, but its int8 output layer is only wired to the embedding it
+            # shares when the method is named.
+            options["algo_config"] = "k_quant" if cfg.int4_method == "k_quant" else "rtn"
     if "adapter_path" not in options:  # one fused gate/up MatMul: same outputs, a few % faster (not with LoRA)
         options["fuse_mlp_gate_up"] = "true"
     if options:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..stages.base import StageConfig
 
@@ -38,10 +38,11 @@ class ConvertConfig(StageConfig):
         description="Symmetric quantization (no zero point): smaller. Asymmetric keeps the input embedding table "
         "apart from the output layer, so the file grows.",
     )
-    int4_method: Literal["rtn", "k_quant"] = Field(
+    int4_method: Literal["rtn", "k_quant", "grid"] = Field(
         "rtn",
-        description="How int4 weights are rounded: rtn (round to nearest) or k_quant (llama.cpp's search for each "
-        "block's best scale).",
+        description="How int4 weights are rounded: rtn (round to nearest), k_quant (llama.cpp's search for each "
+        "block's best scale) or grid (each block of the model's layers on its own grid, offset kept: exact for a "
+        "model that was 4-bit already, such as a GGUF Q4_1).",
     )
     int4_output_layer: Literal["int4", "int8"] = Field(
         "int4",
@@ -65,3 +66,9 @@ class ConvertConfig(StageConfig):
     )
     check_rows: int = Field(16, ge=1, le=1000, description="Rows used by the quick quality check.")
     output_name: str | None = Field(None, max_length=200, description="Name of the new model variant.")
+
+    @model_validator(mode="after")
+    def _grid_needs_the_plain_layout(self) -> ConvertConfig:
+        if self.int4_method == "grid" and (self.int4_block_size != 32 or not self.int4_symmetric):
+            raise ValueError("the grid route stores blocks of 32 from the symmetric build: keep those two defaults")
+        return self

@@ -88,9 +88,20 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
             shutil.rmtree(work, ignore_errors=True)
     else:
         run_builder(cfg, src, staging, cache, log)
+    if cfg.precision == "int4" and cfg.int4_method == "grid":
+        from .offsets import keep_block_offsets
+
+        reporter.progress(0.5, "Storing each block on its own grid")
+        facts_grid = keep_block_offsets(staging, src)
+        if not facts_grid["grid_nodes"]:
+            raise ModelLoadError(
+                "The grid route found none of the model's layers", "Use round to nearest (rtn) for this model."
+            )
     build_s = time.perf_counter() - t0
     reporter.progress(0.7, "Checking the converted model")
     facts = verify_outputs(staging, src)
+    if cfg.precision == "int4" and cfg.int4_method == "grid":
+        facts |= facts_grid
     if cfg.execution_provider == "cpu":
         facts["cpu_threads"] = tune_for_this_machine(staging)
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)

@@ -1,0 +1,162 @@
+"""int4 that keeps each block's own offset: the 'grid' route.
+
+The model builder rounds every block of 32 weights onto a grid symmetric around zero. A model whose weights
+already lie on a 4-bit grid *with an offset* (a GGUF Q4_1 model: w = d·q + m) loses badly that way: every weight
+is rounded a second time. Here each block is stored on its own grid — scale (max − min) / 15 and the codes
+q = round((w − min) / scale) — so such weights are kept exactly and any other weights are rounded no worse than
+asymmetric round-to-nearest. The fast int4 kernel (MatMulNBits) only takes whole-number zero points, so the block's
+offset is split in two: the nearest whole zero point goes to the kernel, and the remainder, one number per block
+and output, is added back by a small product over the input's block sums (x · blocks) · R, exact and cheap.
+
+It rewrites the builder's int4 model in place: the transformer body's MatMulNBits nodes whose source weight is found
+in the Hugging Face folder (by layer and shape, then checked against what the builder stored); the embedding
+shared with the output layer is left as the builder made it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+BLOCK = 32
+MATCH_TOLERANCE = 0.25  # the builder's own int4 of a weight is this close to it (relative error), a stranger is not
+
+
+def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """w [N, K] → packed codes [N, K/32, 16] uint8, scales [N·K/32] fp32, whole zero points packed two to a byte
+    [N·ceil(K/32/2)] uint8, and the remainder R [K/32, N] fp32 with w = scale·(q − zp) + remainder per block."""
+    n, k = w.shape
+    nb = k // BLOCK
+    blocks = w.reshape(n, nb, BLOCK).astype(np.float64)
+    lo, hi = blocks.min(-1), blocks.max(-1)
+    scale = (hi - lo) / 15
+    scale[scale == 0] = 1.0  # a constant block: every code 0, the remainder carries the value
+    q = np.clip(np.rint((blocks - lo[..., None]) / scale[..., None]), 0, 15).astype(np.uint8)
+    true_zp = -lo / scale  # w = scale·(q − true_zp)
+    zp = np.clip(np.rint(true_zp), 0, 15)
+    remainder = scale * (zp - true_zp)  # w = scale·(q − zp) + remainder
+    packed = q[..., 0::2] | (q[..., 1::2] << 4)
+    zp_bytes = np.zeros((n, (nb + 1) // 2), np.uint8)
+    zp_u8 = zp.astype(np.uint8)
+    zp_bytes[:, : nb // 2 + nb % 2] |= zp_u8[:, 0::2]
+    zp_bytes[:, : nb // 2] |= zp_u8[:, 1::2] << 4
+    return packed, scale.astype(np.float32).reshape(-1), zp_bytes.reshape(-1), remainder.T.astype(np.float32)
+
+
+def dequantize_symmetric(packed: np.ndarray, scales: np.ndarray, n: int, k: int) -> np.ndarray:
+    """What the builder stored (symmetric int4, zero point 8), as floats [N, K]."""
+    q = np.empty((n, k // BLOCK, BLOCK), np.float32)
+    b = packed.reshape(n, k // BLOCK, BLOCK // 2)
+    q[..., 0::2], q[..., 1::2] = b & 0x0F, b >> 4
+    return ((q - 8) * scales.reshape(n, k // BLOCK, 1)).reshape(n, k)
+
+
+_LAYER = re.compile(r"layers\.(\d+)\.")
+
+
+def _candidates(weights: dict[str, np.ndarray], layer: int) -> dict[str, np.ndarray]:
+    """Source weights of one layer as the builder may have laid them out (fused q/k/v and gate/up included)."""
+    p = f"model.layers.{layer}."
+    get = weights.get
+    out = {}
+    for name in ("self_attn.o_proj", "mlp.down_proj", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
+        if get(p + name + ".weight") is not None:
+            out[name] = get(p + name + ".weight")
+    q, k, v = (get(p + f"self_attn.{x}_proj.weight") for x in "qkv")
+    if q is not None and k is not None and v is not None:
+        out["qkv"] = np.concatenate([q, k, v])
+    gate, up = get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight")
+    if gate is not None and up is not None:
+        out["gate_up"] = np.concatenate([gate, up])
+        out["up_gate"] = np.concatenate([up, gate])
+        out["gate"], out["up"] = gate, up
+    return out
+
+
+def _load_source(src: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    weights: dict[str, np.ndarray] = {}
+    for f in sorted(src.glob("*.safetensors")):
+        try:
+            weights |= {k: v.astype(np.float32) for k, v in load_file(str(f)).items()}
+        except TypeError:  # bf16 has no numpy type: read through torch
+            from safetensors.torch import load_file as load_torch
+
+            weights |= {k: v.float().numpy() for k, v in load_torch(str(f)).items()}
+    return weights
+
+
+def _residual_nodes(graph, node, remainder: np.ndarray, k: int, indicator: dict[int, str]):
+    """y = MatMulNBits(x) + (x · blocks) · R, the output keeping its name."""
+    from onnx import helper, numpy_helper
+
+    if k not in indicator:
+        blocks = np.zeros((k, k // BLOCK), np.float32)
+        blocks[np.arange(k), np.arange(k) // BLOCK] = 1.0
+        indicator[k] = f"grid.block_sums_{k}"
+        graph.initializer.append(numpy_helper.from_array(blocks, indicator[k]))
+    base = node.name or node.output[0]
+    r_name = f"{base}.grid_remainder"
+    graph.initializer.append(numpy_helper.from_array(remainder, r_name))
+    out = node.output[0]
+    node.output[0] = f"{out}.grid_codes"
+    return [
+        helper.make_node("MatMul", [node.input[0], indicator[k]], [f"{out}.grid_sums"], name=f"{base}.grid_sums"),
+        helper.make_node("MatMul", [f"{out}.grid_sums", r_name], [f"{out}.grid_offset"], name=f"{base}.grid_mul"),
+        helper.make_node("Add", [node.output[0], f"{out}.grid_offset"], [out], name=f"{base}.grid_add"),
+    ]
+
+
+def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
+    """Rewrite the body of the builder's int4 model in ``onnx_dir`` from the weights in ``src``; returns counts."""
+    import onnx
+    from onnx import numpy_helper
+
+    path = onnx_dir / "model.onnx"
+    model = onnx.load(str(path), load_external_data=True)
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    weights = _load_source(src)
+    indicator: dict[int, str] = {}
+    new_nodes, rewritten, skipped = [], 0, []
+    for node in list(graph.node):
+        new_nodes.append(node)
+        if node.op_type != "MatMulNBits" or len(node.input) > 3 and node.input[3]:
+            continue
+        attrs = {a.name: a.i for a in node.attribute}
+        m = _LAYER.search(node.name) or _LAYER.search(node.input[1])
+        if attrs.get("bits") != 4 or attrs.get("block_size") != BLOCK or m is None:
+            continue
+        n, k = attrs["N"], attrs["K"]
+        stored = dequantize_symmetric(
+            numpy_helper.to_array(inits[node.input[1]]), numpy_helper.to_array(inits[node.input[2]]), n, k
+        )
+        best, err = None, MATCH_TOLERANCE
+        for w in _candidates(weights, int(m.group(1))).values():
+            if w.shape == (n, k):
+                e = float(np.linalg.norm(stored - w) / (np.linalg.norm(w) or 1.0))
+                if e < err:
+                    best, err = w, e
+        if best is None:
+            skipped.append(node.name)
+            continue
+        packed, scales, zp, remainder = quantize_rows(best)
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(packed, node.input[1]))
+        inits[node.input[2]].CopyFrom(numpy_helper.from_array(scales, node.input[2]))
+        zp_name = f"{node.input[1]}.grid_zp"
+        graph.initializer.append(numpy_helper.from_array(zp, zp_name))
+        inputs = list(node.input) + [""] * (4 - len(node.input))
+        inputs[3] = zp_name
+        del node.input[:]
+        node.input.extend(inputs)
+        new_nodes.extend(_residual_nodes(graph, node, remainder, k, indicator))
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    data = onnx_dir / "model.onnx.data"
+    for f in (path, data):  # everything is in memory now; onnx appends to a data file that exists
+        f.unlink(missing_ok=True)
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name)
+    return {"grid_nodes": rewritten, "grid_skipped": len(skipped)}
