@@ -3,6 +3,8 @@ check, the preflight checks and Start (one background job per precision)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from pydantic import ValidationError
 
@@ -11,6 +13,7 @@ from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
+from slmops_engine.optimize.offsets import share_on_grid
 from slmops_engine.optimize.views import has_validation
 from slmops_engine.stages.base import Issue
 from slmops_engine.stages.convert import preflight
@@ -94,7 +97,23 @@ def _precisions(k: str, has_cuda: bool) -> list[str]:
     return picked
 
 
-def _int4_options(k: str) -> dict:
+@st.cache_data(show_spinner=False, max_entries=32)
+def _grid_share(path: str) -> float:
+    try:
+        return share_on_grid(Path(path))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _int4_options(k: str, grid_share: float, source_id: int) -> dict:
+    four_bit = grid_share >= 0.9
+    if four_bit:
+        st.info(
+            f"This model's layers are 4-bit already ({grid_share:.0%} of their blocks lie on a 4-bit grid, as a "
+            "GGUF Q4_1 model's do): **grid** rounding keeps them exactly instead of rounding them a second time. "
+            "It decodes a little slower than plain int4.",
+            icon=":material/grid_on:",
+        )
     with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
         st.caption(
             "**Recommended: block size 32, symmetric, arithmetic level 4.** int4 stores each weight in 4 bits with "
@@ -117,16 +136,22 @@ def _int4_options(k: str) -> dict:
             "int4_symmetric": c3.checkbox(
                 LABELS["int4_symmetric"], True, key=f"{k}_symmetric", help=_help("int4_symmetric")
             ),
-            **_mixed_options(k),
+            **_mixed_options(f"{k}_{source_id}", "grid" if four_bit else "rtn"),  # its default follows the model
         }
 
 
-def _mixed_options(k: str) -> dict:
+def _mixed_options(k: str, method: str) -> dict:
     """How int4 rounds, and which layers stay in int8: quality for size (bench/int4_routes.py measures each)."""
     c1, c2, c3 = st.columns(3)
+    first = {"int4_method": method}
     return {
         name: col.selectbox(
-            LABELS[name], list(choices), format_func=choices.__getitem__, key=f"{k}_{name}", help=_help(name)
+            LABELS[name],
+            list(choices),
+            index=list(choices).index(first.get(name, next(iter(choices)))),
+            format_func=choices.__getitem__,
+            key=f"{k}_{name}",
+            help=_help(name),
         )
         for col, name, choices in (
             (c1, "int4_method", METHODS),
@@ -199,7 +224,7 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
     picked = _precisions(k, has_cuda)
     common: dict = {"adapter_ids": adapter_ids}
     if "int4" in picked:
-        common |= _int4_options(k)
+        common |= _int4_options(k, _grid_share(source.artifact_path), source.id)
     if adapter_ids:
         common |= {"check_dataset_id": None}
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slmops_engine.optimize.offsets import BLOCK, quantize_rows
+from slmops_engine.optimize.offsets import BLOCK, quantize_rows, share_on_grid
 
 
 def _restore(packed, scales, zp_bytes, remainder, n, k):
@@ -93,6 +93,7 @@ def test_the_grid_route_keeps_a_4_bit_model_far_closer_than_plain_int4(tiny_mode
     from tests.test_convert import hf_variant
 
     src = _snap_to_q4_1(tiny_model_dir, tmp_path / "q4_1")
+    assert share_on_grid(src) == 1.0 and share_on_grid(tiny_model_dir) < 0.05  # a 4-bit model is recognised
     variant = hf_variant(src)
     ids = list(np.random.default_rng(2).integers(3, 200, 40))
     gaps = {}

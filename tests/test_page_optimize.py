@@ -5,6 +5,7 @@ recommendation, and a failed conversion explained with Retry."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +80,8 @@ def test_settings_default_to_int4_with_the_check_and_refuse_gpu_precisions(ready
     assert at.select_slider(key=f"{k}_block").value == 32 and at.selectbox(key=f"{k}_accuracy").value == 4
     shown = texts(at)
     assert "Recommended: block size 32, symmetric, arithmetic level 4" in shown
+    assert at.selectbox(key=f"{k}_{source.id}_int4_method").value == "rtn"  # trained in full precision
+    assert not [i for i in at.info if "4-bit already" in i.value]
     assert "Checks passed" in shown
     for gpu in ("fp16", "bf16"):
         box = at.checkbox(key=f"{k}_{gpu}")
@@ -181,3 +184,23 @@ def test_base_with_adapters_offers_a_multi_adapter_conversion(ready, tmp_path) -
     assert any("2 switchable adapters" in e.label for e in at.expander)
     table = at.dataframe[-1].value
     assert list(table["Adapter"]) == [f"a{adapters[0].id}-billing", f"a{adapters[1].id}-account"]
+
+
+def test_a_model_that_is_4_bit_already_is_offered_the_grid_route(ready, tmp_path) -> None:
+    from tests.test_int4_grid import _snap_to_q4_1
+
+    project, source, _ = ready
+    snapped = _snap_to_q4_1(Path(source.artifact_path), tmp_path / "q")
+    with session_scope() as s:
+        v = s.get(ModelVariant, source.id)
+        v.artifact_path = str(snapped)
+        s.add(v)
+    at = open_app(PAGE, project.id)
+    no_exception(at)
+    k = f"opt_{project.id}"
+    assert [i for i in at.info if "4-bit already (100% of their blocks" in i.value]
+    assert at.selectbox(key=f"{k}_{source.id}_int4_method").value == "grid"
+    at.button(key="optimize_start").click().run()
+    no_exception(at)
+    [job] = _convert_jobs()
+    assert job.config["int4_method"] == "grid"

@@ -44,6 +44,25 @@ def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return packed, scale.astype(np.float32).reshape(-1), zp_bytes.reshape(-1), remainder.T.astype(np.float32)
 
 
+def share_on_grid(src: Path, sample_rows: int = 64) -> float:
+    """How much of the model's layer weights already lie on a 4-bit grid with an offset (1.0 for a GGUF Q4_1
+    model, about 0 for weights trained in full precision): blocks of 32 whose values are whole steps of
+    (max − min) / 15 from their minimum, over a sample of rows of every layer weight."""
+    weights = _load_source(src)
+    on = total = 0
+    for name, w in weights.items():
+        if "layers." not in name or w.ndim != 2 or w.shape[1] % BLOCK:
+            continue
+        rows = w[:: max(1, w.shape[0] // sample_rows)].astype(np.float64)
+        blocks = rows.reshape(rows.shape[0], -1, BLOCK)
+        lo, hi = blocks.min(-1, keepdims=True), blocks.max(-1, keepdims=True)
+        step = np.where(hi > lo, (hi - lo) / 15, 1.0)
+        codes = (blocks - lo) / step
+        on += int((np.abs(codes - np.rint(codes)) < 1e-2).all(-1).sum())
+        total += blocks.shape[0] * blocks.shape[1]
+    return on / total if total else 0.0
+
+
 def dequantize_symmetric(packed: np.ndarray, scales: np.ndarray, n: int, k: int) -> np.ndarray:
     """What the builder stored (symmetric int4, zero point 8), as floats [N, K]."""
     q = np.empty((n, k // BLOCK, BLOCK), np.float32)
