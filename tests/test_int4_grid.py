@@ -116,3 +116,13 @@ def test_the_grid_route_needs_the_plain_layout():
 
     with pytest.raises(ValidationError, match="grid route"):
         ConvertConfig(variant_id=1, int4_method="grid", int4_block_size=16)
+
+
+def test_the_grid_route_is_refused_for_a_model_that_is_not_4_bit(tiny_model_dir):
+    from slmops_engine.stages import convert
+    from tests.test_convert import hf_variant
+
+    variant = hf_variant(tiny_model_dir)  # trained in full precision (as a fine-tune of a 4-bit model is)
+    [issue] = convert.preflight(convert.Config(variant_id=variant.id, precision="int4", int4_method="grid"))
+    assert issue.blocking and "lie on a 4-bit grid" in issue.title and "round to nearest" in issue.detail
+    assert convert.preflight(convert.Config(variant_id=variant.id, precision="int4")) == []
