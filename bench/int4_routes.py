@@ -121,11 +121,15 @@ def onnx_speed(path: Path, prompts: list[list[int]]) -> float:
 
 
 def convert(variant_id: int, options: dict) -> dict:
+    from slmops_engine.errors import SlmopsError
     from slmops_engine.jobs import get_job, submit_job
     from slmops_engine.jobs.worker import run_job
     from slmops_engine.models import JobStatus
 
-    job = submit_job("convert", {"variant_id": variant_id, "precision": "int4", **options})
+    try:
+        job = submit_job("convert", {"variant_id": variant_id, "precision": "int4", **options})
+    except SlmopsError as exc:  # refused by the stage's checks (e.g. the grid route on a fine-tune)
+        return {"error": f"refused: {exc.message}"}
     t0 = time.perf_counter()
     ok = run_job(job.id) == JobStatus.succeeded
     done = get_job(job.id)
