@@ -13,7 +13,7 @@ from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
-from slmops_engine.optimize.offsets import share_on_grid
+from slmops_engine.optimize.offsets import is_four_bit, share_on_grid
 from slmops_engine.optimize.views import has_validation
 from slmops_engine.stages.base import Issue
 from slmops_engine.stages.convert import preflight
@@ -97,7 +97,6 @@ def _precisions(k: str, has_cuda: bool) -> list[str]:
     return picked
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def _grid_share(path: str) -> float:
     try:
         return share_on_grid(Path(path))
@@ -106,7 +105,7 @@ def _grid_share(path: str) -> float:
 
 
 def _int4_options(k: str, grid_share: float, source_id: int) -> dict:
-    four_bit = grid_share >= 0.9
+    four_bit = is_four_bit(grid_share)
     if four_bit:
         st.info(
             f"This model's layers are 4-bit already ({grid_share:.0%} of their blocks lie on a 4-bit grid, as a "
@@ -143,12 +142,11 @@ def _int4_options(k: str, grid_share: float, source_id: int) -> dict:
 def _mixed_options(k: str, method: str) -> dict:
     """How int4 rounds, and which layers stay in int8: quality for size (bench/int4_routes.py measures each)."""
     c1, c2, c3 = st.columns(3)
-    first = {"int4_method": method}
     return {
         name: col.selectbox(
             LABELS[name],
             list(choices),
-            index=list(choices).index(first.get(name, next(iter(choices)))),
+            index=list(choices).index(method) if name == "int4_method" else 0,
             format_func=choices.__getitem__,
             key=f"{k}_{name}",
             help=_help(name),

@@ -62,10 +62,10 @@ def preflight(cfg: ConvertConfig) -> list[Issue]:
 
 def _grid_issues(src: ModelVariant) -> list[Issue]:
     """The grid route keeps a 4-bit model exactly; on a fine-tune of one it rounds the fine-tune's changes away."""
-    from .offsets import share_on_grid
+    from .offsets import is_four_bit, share_on_grid
 
     share = share_on_grid(Path(src.artifact_path))
-    if share >= 0.9:
+    if is_four_bit(share):
         return []
     return [
         Issue(
@@ -107,20 +107,19 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
             shutil.rmtree(work, ignore_errors=True)
     else:
         run_builder(cfg, src, staging, cache, log)
+    grid_facts: dict = {}
     if cfg.precision == "int4" and cfg.int4_method == "grid":
         from .offsets import keep_block_offsets
 
         reporter.progress(0.5, "Storing each block on its own grid")
-        facts_grid = keep_block_offsets(staging, src)
-        if not facts_grid["grid_nodes"]:
+        grid_facts = keep_block_offsets(staging, src)
+        if not grid_facts["grid_nodes"]:
             raise ModelLoadError(
                 "The grid route found none of the model's layers", "Use round to nearest (rtn) for this model."
             )
     build_s = time.perf_counter() - t0
     reporter.progress(0.7, "Checking the converted model")
-    facts = verify_outputs(staging, src)
-    if cfg.precision == "int4" and cfg.int4_method == "grid":
-        facts |= facts_grid
+    facts = verify_outputs(staging, src) | grid_facts
     if cfg.execution_provider == "cpu":
         facts["cpu_threads"] = tune_for_this_machine(staging)
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)

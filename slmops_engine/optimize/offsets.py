@@ -15,6 +15,7 @@ shared with the output layer is left as the builder made it."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ BLOCK = 32
 # A block is on a grid when every weight is within this share of a step of it: a Q4_1 model stored in bf16 is
 # (100% of the bundled SmolLM2's blocks), a fine-tune of it is not (19%: its changes are a fraction of a step).
 ON_GRID = 0.05
+FOUR_BIT_SHARE = 0.9  # share of blocks on a grid for a model to count as 4-bit already
 MATCH_TOLERANCE = 0.25  # the builder's own int4 of a weight is this close to it (relative error), a stranger is not
 
 
@@ -47,11 +49,18 @@ def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return packed, scale.astype(np.float32).reshape(-1), zp_bytes.reshape(-1), remainder.T.astype(np.float32)
 
 
-def share_on_grid(src: Path, sample_rows: int = 64) -> float:
+def share_on_grid(src: Path) -> float:
     """How much of the model's layer weights already lie on a 4-bit grid with an offset (1.0 for a GGUF Q4_1
     model, about 0 for weights trained in full precision): blocks of 32 whose values are whole steps of
-    (max − min) / 15 from their minimum, over a sample of rows of every layer weight."""
-    weights = _load_source(src)
+    (max − min) / 15 from their minimum, over a sample of rows of every layer weight. Worked out once per version
+    of the folder's weight files (the Optimize page and the conversion's checks both ask)."""
+    stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(Path(src).glob("*.safetensors")))
+    return _share_on_grid(str(src), stamp)
+
+
+@lru_cache(maxsize=16)
+def _share_on_grid(src: str, stamp: tuple, sample_rows: int = 64) -> float:
+    weights = _load_source(Path(src))
     on = total = 0
     for name, w in weights.items():
         if "layers." not in name or w.ndim != 2 or w.shape[1] % BLOCK:
@@ -64,6 +73,11 @@ def share_on_grid(src: Path, sample_rows: int = 64) -> float:
         on += int((np.abs(codes - np.rint(codes)) < ON_GRID).all(-1).sum())
         total += blocks.shape[0] * blocks.shape[1]
     return on / total if total else 0.0
+
+
+def is_four_bit(share: float) -> bool:
+    """Enough of the layers on a 4-bit grid for the grid route to keep the model (rather than round it away)."""
+    return share >= FOUR_BIT_SHARE
 
 
 def dequantize_symmetric(packed: np.ndarray, scales: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -142,7 +156,7 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
     inits = {t.name: t for t in graph.initializer}
     weights = _load_source(src)
     indicator: dict[int, str] = {}
-    new_nodes, rewritten, skipped = [], 0, []
+    new_nodes, rewritten, skipped = [], 0, 0
     for node in list(graph.node):
         new_nodes.append(node)
         if node.op_type != "MatMulNBits" or len(node.input) > 3 and node.input[3]:
@@ -162,7 +176,7 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
                 if e < err:
                     best, err = w, e
         if best is None:
-            skipped.append(node.name)
+            skipped += 1
             continue
         packed, scales, zp, remainder = quantize_rows(best)
         inits[node.input[1]].CopyFrom(numpy_helper.from_array(packed, node.input[1]))
@@ -181,4 +195,4 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
     for f in (path, data):  # everything is in memory now; onnx appends to a data file that exists
         f.unlink(missing_ok=True)
     onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name)
-    return {"grid_nodes": rewritten, "grid_skipped": len(skipped)}
+    return {"grid_nodes": rewritten, "grid_skipped": skipped}

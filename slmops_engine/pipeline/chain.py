@@ -21,9 +21,6 @@ class Done:
     finetuned: ModelVariant | None = None
     int4: ModelVariant | None = None
 
-    def names(self) -> list[str]:
-        return [n for n, v in (("distil", self.answered), ("fine-tune", self.finetuned), ("int4", self.int4)) if v]
-
 
 def lifecycle_chain(
     project_id: int,
