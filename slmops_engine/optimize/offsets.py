@@ -3,10 +3,14 @@
 The model builder rounds every block of 32 weights onto a grid symmetric around zero. A model whose weights
 already lie on a 4-bit grid *with an offset* (a GGUF Q4_1 model: w = d·q + m) loses badly that way: every weight
 is rounded a second time. Here each block is stored on its own grid — scale (max − min) / 15 and the codes
-q = round((w − min) / scale) — so such weights are kept exactly and any other weights are rounded no worse than
+q = round((w − min) / scale) — so such weights are kept and any other weights are rounded no worse than
 asymmetric round-to-nearest. The fast int4 kernel (MatMulNBits) only takes whole-number zero points, so the block's
-offset is split in two: the nearest whole zero point goes to the kernel, and the remainder, one number per block
-and output, is added back by a small product over the input's block sums (x · blocks) · R, exact and cheap.
+offset is split in two: the nearest whole zero point goes to the kernel, and the remainder R — one number per
+block and output, at most half a step — rides in the same product: the input is extended by its block sums
+(x · blocks) and the weight by R as extra rows, themselves in 4 bits (an error of at most 1/30 of the largest
+step in the row, 15 times under the whole-number offset's). Two small nodes per product (the block sums and the
+concatenation), one kernel call: 0.92× the plain int4's decoding speed on SmolLM2-135M, where adding R back in
+separate nodes ran at 0.77–0.81×.
 
 It rewrites the builder's int4 model in place: the transformer body's MatMulNBits nodes whose source weight is found
 in the Hugging Face folder (by layer and shape, then checked against what the builder stored); the embedding
@@ -29,8 +33,8 @@ MATCH_TOLERANCE = 0.25  # the builder's own int4 of a weight is this close to it
 
 
 def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """w [N, K] → packed codes [N, K/32, 16] uint8, scales [N·K/32] fp32, whole zero points packed two to a byte
-    [N·ceil(K/32/2)] uint8, and the remainder R [K/32, N] fp32 with w = scale·(q − zp) + remainder per block."""
+    """w [N, K] → packed codes [N, K/32, 16] uint8, scales [N, K/32] fp32, whole zero points [N, K/32] uint8 and
+    the remainder R [K/32, N] fp32, with w = scale·(q − zp) + R per block."""
     n, k = w.shape
     nb = k // BLOCK
     blocks = w.reshape(n, nb, BLOCK).astype(np.float64)
@@ -41,12 +45,57 @@ def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     true_zp = -lo / scale  # w = scale·(q − true_zp)
     zp = np.clip(np.rint(true_zp), 0, 15)
     remainder = scale * (zp - true_zp)  # w = scale·(q − zp) + remainder
-    packed = q[..., 0::2] | (q[..., 1::2] << 4)
-    zp_bytes = np.zeros((n, (nb + 1) // 2), np.uint8)
-    zp_u8 = zp.astype(np.uint8)
-    zp_bytes[:, : nb // 2 + nb % 2] |= zp_u8[:, 0::2]
-    zp_bytes[:, : nb // 2] |= zp_u8[:, 1::2] << 4
-    return packed, scale.astype(np.float32).reshape(-1), zp_bytes.reshape(-1), remainder.T.astype(np.float32)
+    return _pack(q), scale.astype(np.float32), zp.astype(np.uint8), remainder.T.astype(np.float32)
+
+
+def quantize_remainder(remainder: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R [K/32, N] as extra weight rows in 4 bits: padded with zeros to whole blocks, each block of 32 on a grid
+    that holds 0 exactly → packed codes [N, blocks, 16], scales [N, blocks], zero points [N, blocks]."""
+    nb, n = remainder.shape
+    extra = -(-nb // BLOCK)
+    rows = np.zeros((extra * BLOCK, n), np.float64)
+    rows[:nb] = remainder
+    blocks = rows.T.reshape(n, extra, BLOCK)
+    lo, hi = np.minimum(blocks.min(-1), 0), np.maximum(blocks.max(-1), 0)
+    scale = (hi - lo) / 15
+    scale[scale == 0] = 1.0
+    zp = np.clip(np.rint(-lo / scale), 0, 15)
+    q = np.clip(np.rint(blocks / scale[..., None] + zp[..., None]), 0, 15).astype(np.uint8)
+    return _pack(q), scale.astype(np.float32), zp.astype(np.uint8)
+
+
+def grid_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """w [N, K] → MatMulNBits inputs for the input extended by its block sums: packed codes, scales and packed
+    zero points over K + P rows, and P (the block sums' width, whole blocks)."""
+    packed, scale, zp, remainder = quantize_rows(w)
+    r_packed, r_scale, r_zp = quantize_remainder(remainder)
+    zp_all = np.concatenate([zp, r_zp], 1)
+    return (
+        np.concatenate([packed, r_packed], 1),
+        np.concatenate([scale, r_scale], 1).reshape(-1),
+        pack_zero_points(zp_all),
+        r_packed.shape[1] * BLOCK,
+    )
+
+
+def _pack(q: np.ndarray) -> np.ndarray:
+    return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+
+
+def pack_zero_points(zp: np.ndarray) -> np.ndarray:
+    """[N, blocks] uint8 in 0..15 → two to a byte per row, as MatMulNBits reads them."""
+    n, nb = zp.shape
+    out = np.zeros((n, (nb + 1) // 2), np.uint8)
+    out[:, : nb // 2 + nb % 2] |= zp[:, 0::2]
+    out[:, : nb // 2] |= zp[:, 1::2] << 4
+    return out.reshape(-1)
+
+
+def block_sums(k: int, width: int) -> np.ndarray:
+    """The [K, width] matrix whose product with x gives x's sums over blocks of 32 (zeros beyond K/32)."""
+    sums = np.zeros((k, width), np.float32)
+    sums[np.arange(k), np.arange(k) // BLOCK] = 1.0
+    return sums
 
 
 def share_on_grid(src: Path) -> float:
@@ -124,24 +173,19 @@ def _load_source(src: Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def _residual_nodes(graph, node, remainder: np.ndarray, k: int, indicator: dict[int, str]):
-    """y = MatMulNBits(x) + (x · blocks) · R, the output keeping its name."""
+def _extend_input(graph, node, k: int, width: int, sums: dict[int, str]):
+    """Nodes that feed ``node`` its input followed by the input's block sums: x → [x, x · blocks]."""
     from onnx import helper, numpy_helper
 
-    if k not in indicator:
-        blocks = np.zeros((k, k // BLOCK), np.float32)
-        blocks[np.arange(k), np.arange(k) // BLOCK] = 1.0
-        indicator[k] = f"grid.block_sums_{k}"
-        graph.initializer.append(numpy_helper.from_array(blocks, indicator[k]))
+    if k not in sums:
+        sums[k] = f"grid.block_sums_{k}"
+        graph.initializer.append(numpy_helper.from_array(block_sums(k, width), sums[k]))
     base = node.name or node.output[0]
-    r_name = f"{base}.grid_remainder"
-    graph.initializer.append(numpy_helper.from_array(remainder, r_name))
-    out = node.output[0]
-    node.output[0] = f"{out}.grid_codes"
+    x = node.input[0]
+    node.input[0] = f"{base}.grid_input"
     return [
-        helper.make_node("MatMul", [node.input[0], indicator[k]], [f"{out}.grid_sums"], name=f"{base}.grid_sums"),
-        helper.make_node("MatMul", [f"{out}.grid_sums", r_name], [f"{out}.grid_offset"], name=f"{base}.grid_mul"),
-        helper.make_node("Add", [node.output[0], f"{out}.grid_offset"], [out], name=f"{base}.grid_add"),
+        helper.make_node("MatMul", [x, sums[k]], [f"{base}.grid_sums"], name=f"{base}.grid_sums"),
+        helper.make_node("Concat", [x, f"{base}.grid_sums"], [node.input[0]], name=f"{base}.grid_input", axis=-1),
     ]
 
 
@@ -155,7 +199,7 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     weights = _load_source(src)
-    indicator: dict[int, str] = {}
+    sums: dict[int, str] = {}
     new_nodes, rewritten, skipped = [], 0, 0
     for node in list(graph.node):
         new_nodes.append(node)
@@ -178,7 +222,7 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
         if best is None:
             skipped += 1
             continue
-        packed, scales, zp, remainder = quantize_rows(best)
+        packed, scales, zp, width = grid_weights(best)
         inits[node.input[1]].CopyFrom(numpy_helper.from_array(packed, node.input[1]))
         inits[node.input[2]].CopyFrom(numpy_helper.from_array(scales, node.input[2]))
         zp_name = f"{node.input[1]}.grid_zp"
@@ -187,7 +231,8 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
         inputs[3] = zp_name
         del node.input[:]
         node.input.extend(inputs)
-        new_nodes.extend(_residual_nodes(graph, node, remainder, k, indicator))
+        next(a for a in node.attribute if a.name == "K").i = k + width
+        new_nodes[-1:] = [*_extend_input(graph, node, k, width, sums), node]
         rewritten += 1
     del graph.node[:]
     graph.node.extend(new_nodes)
