@@ -3,8 +3,6 @@ check, the preflight checks and Start (one background job per precision)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 from pydantic import ValidationError
 
@@ -13,7 +11,8 @@ from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
-from slmops_engine.optimize.offsets import is_four_bit, share_on_grid
+from slmops_engine.optimize.grid_route import grid_route
+from slmops_engine.optimize.routes import route_name, routes_to_compare
 from slmops_engine.optimize.views import has_validation
 from slmops_engine.stages.base import Issue
 from slmops_engine.stages.convert import preflight
@@ -97,20 +96,14 @@ def _precisions(k: str, has_cuda: bool) -> list[str]:
     return picked
 
 
-def _grid_share(path: str) -> float:
-    try:
-        return share_on_grid(Path(path))
-    except (OSError, ValueError):
-        return 0.0
-
-
-def _int4_options(k: str, grid_share: float, source_id: int) -> dict:
-    four_bit = is_four_bit(grid_share)
+def _int4_options(k: str, source: ModelVariant) -> dict:
+    route = grid_route(source)
+    four_bit = not isinstance(route, str)
     if four_bit:
         st.info(
-            f"This model's layers are 4-bit already ({grid_share:.0%} of their blocks lie on a 4-bit grid, as a "
-            "GGUF Q4_1 model's do): **grid** rounding keeps them exactly instead of rounding them a second time. "
-            "It decodes a little slower than plain int4.",
+            f"{route.describe()}: **grid** rounding keeps them instead of rounding them a second time. On the "
+            "bundled SmolLM2 it keeps 0.93 of the original's perplexity on generic text (plain int4: 0.77), at 0.18 "
+            "of its size and about 0.9× plain int4's speed.",
             icon=":material/grid_on:",
         )
     with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
@@ -135,8 +128,26 @@ def _int4_options(k: str, grid_share: float, source_id: int) -> dict:
             "int4_symmetric": c3.checkbox(
                 LABELS["int4_symmetric"], True, key=f"{k}_symmetric", help=_help("int4_symmetric")
             ),
-            **_mixed_options(f"{k}_{source_id}", "grid" if four_bit else "rtn"),  # its default follows the model
+            **_routes(f"{k}_{source.id}", four_bit),
         }
+
+
+def _routes(k: str, four_bit: bool) -> dict:
+    """One route, or several side by side: each its own conversion with the quick check, so the comparison shows
+    the quality each keeps and the recommendation picks the smallest that keeps 97%."""
+    routes = routes_to_compare(four_bit)
+    compare = st.checkbox(
+        f"Compare {len(routes)} int4 routes side by side",
+        key=f"{k}_compare",
+        help="Converts int4 once per route: "
+        + "; ".join(route_name(r) for r in routes)
+        + ". With the quick quality check, the comparison below shows what each keeps and the recommendation "
+        "names the smallest that keeps 97% of the quality.",
+    )
+    if compare:
+        st.caption(f"int4 is converted {len(routes)} times: " + ", ".join(f"**{route_name(r)}**" for r in routes) + ".")
+        return {"int4_routes": routes}
+    return _mixed_options(k, "grid" if four_bit else "rtn")  # its default follows the model
 
 
 def _mixed_options(k: str, method: str) -> dict:
@@ -222,7 +233,7 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
     picked = _precisions(k, has_cuda)
     common: dict = {"adapter_ids": adapter_ids}
     if "int4" in picked:
-        common |= _int4_options(k, _grid_share(source.artifact_path), source.id)
+        common |= _int4_options(k, source)
     if adapter_ids:
         common |= {"check_dataset_id": None}
     else:
@@ -243,6 +254,9 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
             key=f"{k}_prompt",
             help=_help("verify_prompt"),
         )
+    routes = common.pop("int4_routes", [{}])
+    if common.get("int4_block_size", 32) != 32 or common.get("int4_symmetric") is False:
+        routes = [r for r in routes if r.get("int4_method") != "grid"] or [{}]  # grid stores the plain layout
     try:
         return [
             ConvertConfig(
@@ -251,12 +265,20 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
                 execution_provider="cuda" if p in GPU_ONLY else where,
                 verify_prompt=prompt,
                 **common,
+                **route,
             )
             for p in picked
+            for route in (routes if p == "int4" else [{}])
         ]
     except ValidationError as exc:
         show_validation_error(exc, LABELS)
         return None
+
+
+def _what(cfg: ConvertConfig, cfgs: list[ConvertConfig]) -> str:
+    """'int4' or 'int4 (3 routes)' for the Start button."""
+    n = sum(c.precision == "int4" for c in cfgs)
+    return f"int4 ({n} routes)" if cfg.precision == "int4" and n > 1 else cfg.precision
 
 
 def _checks(cfgs: list[ConvertConfig]) -> list[Issue]:
@@ -277,7 +299,7 @@ def start_panel(project: Project, source: ModelVariant, cfgs: list[ConvertConfig
         st.caption("Tick at least one precision.")
     elif not blocked:
         st.caption(":material/check_circle: Checks passed: the model folder and its tokenizer are ready.")
-    label = f"Convert to {', '.join(c.precision for c in cfgs)}" if cfgs else "Convert"
+    label = f"Convert to {', '.join(dict.fromkeys(_what(c, cfgs) for c in cfgs))}" if cfgs else "Convert"
     reason = "These conversions are still going: wait for them, or cancel them above." if busy else None
     if not st.button(
         label,
@@ -292,6 +314,8 @@ def start_panel(project: Project, source: ModelVariant, cfgs: list[ConvertConfig
     try:
         for cfg in cfgs:
             title = f"Convert {source.name} to ONNX {cfg.precision}"
+            if sum(c.precision == "int4" for c in cfgs) > 1 and cfg.precision == "int4":
+                title += f" ({route_name(cfg.model_dump())})"
             ids.append(submit_job("convert", cfg, project_id=project.id, title=title).id)
     except SlmopsError as exc:
         show_error(exc)

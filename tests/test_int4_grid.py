@@ -3,10 +3,12 @@ grid with an offset (a GGUF Q4_1 model) keep them, and other weights are rounded
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from slmops_engine.optimize.offsets import BLOCK, block_sums, grid_weights, quantize_rows, share_on_grid
+from slmops_engine.optimize.offsets import BLOCK, grid_weights, quantize_rows, share_on_grid
 
 
 def _codes(packed, n, blocks):
@@ -21,12 +23,21 @@ def _restore(packed, scales, zp, remainder, n, k):
     return w.reshape(n, k)
 
 
-def _effective(packed, scales, zp_bytes, width, n, k):
-    """The weight a MatMulNBits over [x, x · blocks] applies to x: its first K rows plus the block sums' rows."""
+def _effective(packed, scales, zp_bytes, extension, n, k):
+    """The weight a MatMulNBits over [x, x · E] applies to x: its first K rows plus E times the extra rows."""
+    width = extension.shape[1]
     blocks = (k + width) // BLOCK
     zp = np.stack([zp_bytes.reshape(n, -1) & 0x0F, zp_bytes.reshape(n, -1) >> 4], -1).reshape(n, -1)[:, :blocks]
     full = ((_codes(packed, n, blocks) - zp[..., None]) * scales.reshape(n, blocks, 1)).reshape(n, k + width)
-    return full[:, :k] + full[:, k:] @ block_sums(k, width).T
+    return full[:, :k] + full[:, k:] @ extension.T
+
+
+def _q4_1(rng, n, blocks):
+    """Weights on a Q4_1 grid; every block straddles zero, as all 3.3 million of the bundled model's do."""
+    d = rng.uniform(0.001, 0.02, (n, blocks, 1))
+    q = rng.integers(0, 16, (n, blocks, BLOCK))
+    q[..., 0], q[..., 1] = 0, 15
+    return (d * (q - rng.uniform(0, 15, (n, blocks, 1)))).reshape(n, -1).astype(np.float32), d
 
 
 def test_q4_1_weights_are_kept_exactly():
@@ -57,20 +68,33 @@ def test_other_weights_are_rounded_within_half_a_step():
 def test_the_remainder_rides_in_the_same_product_within_a_thirtieth_of_a_step(blocks):
     rng = np.random.default_rng(3)
     n, k = 8, blocks * BLOCK
-    d = rng.uniform(0.001, 0.02, (n, blocks, 1))
-    q = rng.integers(0, 16, (n, blocks, BLOCK))
-    q[..., 0], q[..., 1] = 0, 15
-    # every block of a real weight matrix straddles zero (all 3.3 million of the bundled model's do)
-    w = (d * (q - rng.uniform(0, 15, (n, blocks, 1)))).reshape(n, k).astype(np.float32)
-    packed, scales, zp_bytes, width = grid_weights(w)
-    assert width == -(-blocks // BLOCK) * BLOCK and packed.shape == (n, (k + width) // BLOCK, BLOCK // 2)
-    err = np.abs(_effective(packed, scales, zp_bytes, width, n, k) - w)
-    largest_step = d.max(axis=(1, 2))[:, None]
-    assert (err <= largest_step / 30 + 1e-6).all(), err.max()
+    w, d = _q4_1(rng, n, blocks)
+    packed, scales, zp_bytes, extension = grid_weights(w)
+    width = -(-blocks // BLOCK) * BLOCK
+    assert extension.shape == (k, width) and packed.shape == (n, (k + width) // BLOCK, BLOCK // 2)
+    err = np.abs(_effective(packed, scales, zp_bytes, extension, n, k) - w)
+    assert (err <= d.max(axis=(1, 2))[:, None] / 30 + 1e-6).all(), err.max()
     # a whole-number zero point alone would be off by up to half a step
-    _, scale, zp, _ = quantize_rows(w)
     rounded = _restore(*quantize_rows(w)[:3], np.zeros((blocks, n), np.float32), n, k)
-    assert np.abs(rounded - w).max() > 10 * err.max() and (zp <= 15).all() and scale.shape == (n, blocks)
+    assert np.abs(rounded - w).max() > 10 * err.max()
+
+
+def test_a_lora_change_rides_beside_the_4_bit_base():
+    """W + s·B·A: the base on its grid, the change through A·x and s·B, instead of rounding the sum afresh."""
+    rng = np.random.default_rng(4)
+    n, k, r = 64, 6 * BLOCK, 16
+    w, d = _q4_1(rng, n, k // BLOCK)
+    a = rng.normal(0, 0.05, (r, k)).astype(np.float32)
+    b = rng.normal(0, 0.02, (n, r)).astype(np.float32)  # about a fifth of a step per weight: below rounding
+    tuned = w + b @ a
+    packed, scales, zp_bytes, extension = grid_weights(w, (a, b))
+    assert extension.shape == (k, 2 * BLOCK) and np.array_equal(extension[:, BLOCK : BLOCK + r], a.T)
+    err = np.abs(_effective(packed, scales, zp_bytes, extension, n, k) - tuned)
+    change = np.abs(b @ a)
+    assert err.mean() < 0.1 * change.mean(), (err.mean(), change.mean())
+    # rounding the merged weights afresh (each block on its own grid) loses most of the change
+    fresh = _restore(*quantize_rows(tuned), n, k)
+    assert np.abs(fresh - tuned).mean() > 5 * err.mean()
 
 
 def _snap_to_q4_1(src, dst):
@@ -119,6 +143,19 @@ def _nll_gap(onnx_dir, hf_dir, ids) -> float:
     return abs(answer_nll(og.Generator(og_model, params), ids[:1], ids[1:]) - ref)
 
 
+def _nll_gap_between(hf_a, hf_b, ids) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    nll = []
+    for path in (hf_a, hf_b):
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, :-1]
+        nll.append(float(torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="sum")))
+    return abs(nll[0] - nll[1])
+
+
 def test_the_grid_route_keeps_a_4_bit_model_far_closer_than_plain_int4(tiny_model_dir, tmp_path):
     from slmops_engine.stages import convert
     from slmops_engine.stages.base import Reporter
@@ -156,5 +193,53 @@ def test_the_grid_route_is_refused_for_a_model_that_is_not_4_bit(tiny_model_dir)
 
     variant = hf_variant(tiny_model_dir)  # trained in full precision (as a fine-tune of a 4-bit model is)
     [issue] = convert.preflight(convert.Config(variant_id=variant.id, precision="int4", int4_method="grid"))
-    assert issue.blocking and "lie on a 4-bit grid" in issue.title and "round to nearest" in issue.detail
+    assert issue.blocking and "does not fit" in issue.title and "lie on a 4-bit grid" in issue.detail
+    assert "not a LoRA fine-tune" in issue.detail and "round to nearest" in issue.detail
     assert convert.preflight(convert.Config(variant_id=variant.id, precision="int4")) == []
+
+
+def _lora_fine_tune(base_dir, out):
+    """A LoRA fine-tune of ``base_dir`` as the fine-tuning stage saves one: the adapter folder, the merged model, and
+    a variant whose config names both. B is drawn at random: the change is a fraction of a grid step per weight,
+    as a real fine-tune's is (the demo's: 1/40 of a step on average), yet it moves the model's answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slmops_engine.finetune.variants import register
+
+    torch.manual_seed(5)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.005)
+    model.save_pretrained(str(out / "adapter"))
+    model.merge_and_unload().save_pretrained(str(out / "merged"))
+    AutoTokenizer.from_pretrained(str(base_dir)).save_pretrained(str(out / "merged"))
+    config = {"method": "lora", "adapter_path": str(out / "adapter"), "base_path": str(base_dir)}
+    return register(name="tiny · lora", artifact_path=str(out / "merged"), config=config)
+
+
+def test_a_lora_fine_tune_of_a_4_bit_model_keeps_its_base_and_its_change(tiny_model_dir, tmp_path):
+    from slmops_engine.optimize.grid_route import grid_route
+    from slmops_engine.stages import convert
+    from slmops_engine.stages.base import Reporter
+
+    base = _snap_to_q4_1(tiny_model_dir, tmp_path / "q4_1")
+    tuned = _lora_fine_tune(base, tmp_path / "ft")
+    assert share_on_grid(Path(tuned.artifact_path)) < 0.5  # the merged weights are off the grid
+    route = grid_route(tuned)
+    assert route.adapter == tmp_path / "ft" / "adapter" and "LoRA fine-tune of a 4-bit model" in route.describe()
+    assert convert.preflight(convert.Config(variant_id=tuned.id, precision="int4", int4_method="grid")) == []
+    ids = [int(i) for i in np.random.default_rng(6).integers(3, 200, 40)]
+    gaps = {"change": _nll_gap_between(base, tuned.artifact_path, ids)}  # what the fine-tune changed
+    for method in ("rtn", "grid"):
+        cfg = convert.Config(variant_id=tuned.id, precision="int4", int4_method=method, int4_accuracy_level=1)
+        result = convert.run(cfg, Reporter(tmp_path / method))
+        gaps[method] = _nll_gap(result["path"], tuned.artifact_path, ids)
+        if method == "grid":
+            assert result["grid_nodes"] == result["grid_lora_nodes"] == 2 * 4
+    assert gaps["grid"] < gaps["change"] / 5 and gaps["grid"] < gaps["rtn"] / 3, gaps

@@ -101,40 +101,45 @@ def test_conversions_run_for_real_and_are_compared(ready) -> None:
     k = f"opt_{project.id}"
     at = open_app(PAGE, project.id)
     at.checkbox(key=f"{k}_fp32").check()
+    at.checkbox(key=f"{k}_{source.id}_compare").check()  # the int4 routes side by side
     at.number_input(key=f"{k}_rows").set_value(2).run()
     no_exception(at)
-    assert at.button(key="optimize_start").label == "Convert to int4, fp32"
+    assert at.button(key="optimize_start").label == "Convert to int4 (2 routes), fp32"
     at.button(key="optimize_start").click().run()
     no_exception(at)
 
     jobs = _convert_jobs()
-    assert [j.config["precision"] for j in jobs] == ["int4", "fp32"]
+    assert [j.config["precision"] for j in jobs] == ["int4", "int4", "fp32"]
+    assert [j.config["int4_method"] for j in jobs[:2]] == ["rtn", "k_quant"]  # no grid: the model is not 4-bit
+    assert jobs[1].config["int4_output_layer"] == jobs[1].config["int4_sensitive_layers"] == "int8"
+    assert jobs[1].title.endswith("(k-quant, output and sensitive layers int8)")
     for job in jobs:
         assert job.project_id == project.id and job.status == JobStatus.queued
         cfg = job.config
         assert cfg["variant_id"] == source.id and cfg["check_dataset_id"] == ds.id and cfg["check_rows"] == 2
         assert cfg["execution_provider"] == "cpu" and cfg["int4_block_size"] == 32 and cfg["int4_symmetric"]
     shown = texts(at)
-    assert "Started 2 conversions" in shown and "Queued" in shown
+    assert "Started 3 conversions" in shown and "Queued" in shown
     assert at.button(key="optimize_start").disabled  # no double start while they run
 
     for job in jobs:
         assert run_job(job.id) == JobStatus.succeeded, get_job(job.id).error_detail
     at.run()
     no_exception(at)
-    assert {v.precision for v in conversions_of(source.id)} == {"int4", "fp32"}
+    assert [v.precision for v in conversions_of(source.id)] == ["int4", "int4", "fp32"]
     shown = texts(at)
-    assert "Recommendation:" in shown
+    routes = ["ONNX int4 (round to nearest)", "ONNX int4 (k-quant, output and sensitive layers int8)"]
+    assert "Recommendation:" in shown and any(f"{r} keeps" in shown for r in [*routes, "ONNX fp32"])  # named
     assert "recommended for this machine" in shown or "No conversion keeps" in shown
     (chart,) = at.get("plotly_chart")
     spec = chart.proto.spec
     assert "Size on disk" in spec and "Quality kept" in spec and "Answer speed" in spec
     assert "ONNX int4" in spec and "Source (PyTorch)" in spec
     table = at.dataframe[-1].value
-    assert list(table["Model"]) == ["Source (PyTorch)", "ONNX int4", "ONNX fp32"]
+    assert list(table["Model"]) == ["Source (PyTorch)", *routes, "ONNX fp32"]
     assert {"Perplexity (lower is better)", "ROUGE-L (higher is better)", "Tokens per second"} <= set(table.columns)
     assert {"Time to first token", "Memory", "Quality kept", "% of source size"} <= set(table.columns)
-    assert table["Quality kept"].iloc[0] == "100%" and table["Quality kept"].iloc[2] != "—"
+    assert table["Quality kept"].iloc[0] == "100%" and "—" not in list(table["Quality kept"])  # each route checked
     assert not at.button(key="optimize_start").disabled  # the next conversion may start
     assert not [c for c in at.get("progress")]  # nothing left in flight
 
@@ -204,3 +209,5 @@ def test_a_model_that_is_4_bit_already_is_offered_the_grid_route(ready, tmp_path
     no_exception(at)
     [job] = _convert_jobs()
     assert job.config["int4_method"] == "grid"
+    at.checkbox(key=f"{k}_{source.id}_compare").check().run()  # the grid route joins the routes compared
+    assert at.button(key="optimize_start").label == "Convert to int4 (3 routes)"

@@ -18,6 +18,7 @@ from ..stages.base import Issue, Reporter
 from .adapters import build_multi_adapter, check_adapters
 from .builder import generate, run_builder, tune_for_this_machine, verify_outputs
 from .config import GPU_ONLY, ConvertConfig
+from .views import conversion_label
 
 
 def source_variant(variant_id: int) -> ModelVariant:
@@ -61,18 +62,18 @@ def preflight(cfg: ConvertConfig) -> list[Issue]:
 
 
 def _grid_issues(src: ModelVariant) -> list[Issue]:
-    """The grid route keeps a 4-bit model exactly; on a fine-tune of one it rounds the fine-tune's changes away."""
-    from .offsets import is_four_bit, share_on_grid
+    """The grid route keeps a 4-bit model, or a LoRA fine-tune of one; on other weights it would round them."""
+    from .grid_route import grid_route
 
-    share = share_on_grid(Path(src.artifact_path))
-    if is_four_bit(share):
+    route = grid_route(src)
+    if not isinstance(route, str):
         return []
     return [
         Issue(
-            title=f"Only {share:.0%} of this model's layers lie on a 4-bit grid",
-            detail="Grid rounding is for a model that was 4-bit already. On a fine-tune of one it rounds most of "
-            "the fine-tune's changes back to the base (measured on the demo: route accuracy 95% with round to "
-            "nearest, 6% with grid). Choose round to nearest or k-quant.",
+            title="Grid rounding does not fit this model",
+            detail=f"{route} Grid rounding is for a model that was 4-bit already, or a LoRA fine-tune of one. On "
+            "other weights it rounds most of a fine-tune's changes back to the base (measured on the demo: route "
+            "accuracy 95% with round to nearest, 6% with grid). Choose round to nearest or k-quant.",
         )
     ]
 
@@ -109,10 +110,14 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         run_builder(cfg, src, staging, cache, log)
     grid_facts: dict = {}
     if cfg.precision == "int4" and cfg.int4_method == "grid":
+        from .grid_route import grid_route
         from .offsets import keep_block_offsets
 
+        route = grid_route(src_variant)
+        if isinstance(route, str):
+            raise ConfigError("Grid rounding does not fit this model", route + " Use round to nearest (rtn).")
         reporter.progress(0.5, "Storing each block on its own grid")
-        grid_facts = keep_block_offsets(staging, src)
+        grid_facts = keep_block_offsets(staging, src, route.base, route.adapter)
         if not grid_facts["grid_nodes"]:
             raise ModelLoadError(
                 "The grid route found none of the model's layers", "Use round to nearest (rtn) for this model."
@@ -154,7 +159,8 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         existing = s.exec(select(ModelVariant).where(ModelVariant.artifact_path == str(out))).first()
         v = existing or ModelVariant(stage="convert", format="onnx", artifact_path=str(out))
         n = len(adapters)
-        v.name = cfg.output_name or f"{src_variant.name} · ONNX {cfg.precision}" + (
+        v.precision, v.config = cfg.precision, cfg.model_dump(mode="json")
+        v.name = cfg.output_name or f"{src_variant.name} · {conversion_label(v)}" + (
             f" · {n} adapter{'s' if n > 1 else ''}" if n else ""
         )
         v.project_id, v.parent_id, v.precision, v.size_bytes = (
@@ -181,13 +187,17 @@ def conversions_of(source_id: int) -> list[ModelVariant]:
 def recommendation(source_id: int) -> str:
     """The plain-language pick among a source's checked conversions."""
     from .quality import recommend
+    from .views import conversion_labels
 
+    conversions = conversions_of(source_id)
+    labels = conversion_labels(conversions)
     rows = [
         {
             "precision": v.precision,
+            "label": labels[v.id],
             "size_ratio": v.metrics.get("size_ratio_to_source") or 1.0,
             "kept": (v.metrics.get("quality") or {}).get("kept"),
         }
-        for v in conversions_of(source_id)
+        for v in conversions
     ]
     return recommend([r for r in rows if r["kept"] is not None])

@@ -6,11 +6,16 @@ is rounded a second time. Here each block is stored on its own grid — scale (m
 q = round((w − min) / scale) — so such weights are kept and any other weights are rounded no worse than
 asymmetric round-to-nearest. The fast int4 kernel (MatMulNBits) only takes whole-number zero points, so the block's
 offset is split in two: the nearest whole zero point goes to the kernel, and the remainder R — one number per
-block and output, at most half a step — rides in the same product: the input is extended by its block sums
-(x · blocks) and the weight by R as extra rows, themselves in 4 bits (an error of at most 1/30 of the largest
-step in the row, 15 times under the whole-number offset's). Two small nodes per product (the block sums and the
-concatenation), one kernel call: 0.92× the plain int4's decoding speed on SmolLM2-135M, where adding R back in
-separate nodes ran at 0.77–0.81×.
+block and output, at most half a step — rides in the same product: the input x is extended by its block sums and
+the weight by R as extra rows, themselves in 4 bits (an error of at most 1/30 of the largest step in the row).
+
+A LoRA fine-tune of such a model (W + s·B·A) keeps its base the same way, and its change rides along too: the
+input is also extended by A·x and the weight by s·B. So the fine-tune is neither rounded back to its base nor
+rounded afresh.
+
+The extension [block sums, A·x] is one small 8-bit product, then a concatenation: two small nodes per product and
+one int4 kernel call. On SmolLM2-135M: 0.92–0.95× the plain int4's decoding speed; adding R back in separate nodes
+ran at 0.77–0.81×.
 
 It rewrites the builder's int4 model in place: the transformer body's MatMulNBits nodes whose source weight is found
 in the Hugging Face folder (by layer and shape, then checked against what the builder stored); the embedding
@@ -48,33 +53,47 @@ def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return _pack(q), scale.astype(np.float32), zp.astype(np.uint8), remainder.T.astype(np.float32)
 
 
-def quantize_remainder(remainder: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """R [K/32, N] as extra weight rows in 4 bits: padded with zeros to whole blocks, each block of 32 on a grid
-    that holds 0 exactly → packed codes [N, blocks, 16], scales [N, blocks], zero points [N, blocks]."""
-    nb, n = remainder.shape
-    extra = -(-nb // BLOCK)
-    rows = np.zeros((extra * BLOCK, n), np.float64)
-    rows[:nb] = remainder
-    blocks = rows.T.reshape(n, extra, BLOCK)
+def quantize_blocks(rows: np.ndarray, bits: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """rows [M, N] (M whole blocks of 32) as MatMulNBits weights of N outputs over M inputs, each block on a grid
+    that holds 0 exactly → codes [N, M/32, 32·bits/8] uint8 (4 bits: two to a byte), scales and zero points
+    [N, M/32]."""
+    m, n = rows.shape
+    top = 2**bits - 1
+    blocks = rows.T.astype(np.float64).reshape(n, m // BLOCK, BLOCK)
     lo, hi = np.minimum(blocks.min(-1), 0), np.maximum(blocks.max(-1), 0)
-    scale = (hi - lo) / 15
+    scale = (hi - lo) / top
     scale[scale == 0] = 1.0
-    zp = np.clip(np.rint(-lo / scale), 0, 15)
-    q = np.clip(np.rint(blocks / scale[..., None] + zp[..., None]), 0, 15).astype(np.uint8)
-    return _pack(q), scale.astype(np.float32), zp.astype(np.uint8)
+    zp = np.clip(np.rint(-lo / scale), 0, top)
+    q = np.clip(np.rint(blocks / scale[..., None] + zp[..., None]), 0, top).astype(np.uint8)
+    return (_pack(q) if bits == 4 else q), scale.astype(np.float32), zp.astype(np.uint8)
 
 
-def grid_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """w [N, K] → MatMulNBits inputs for the input extended by its block sums: packed codes, scales and packed
-    zero points over K + P rows, and P (the block sums' width, whole blocks)."""
+def _pad(rows: np.ndarray) -> np.ndarray:
+    """Rows up to whole blocks of 32, zeros below."""
+    out = np.zeros((-(-rows.shape[0] // BLOCK) * BLOCK, rows.shape[1]), np.float32)
+    out[: rows.shape[0]] = rows
+    return out
+
+
+def grid_weights(
+    w: np.ndarray, lora: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """w [N, K] (and a LoRA change: A [R, K], s·B [N, R]) → MatMulNBits inputs over the input extended by E:
+    packed codes, scales and packed zero points over K + W rows, and E [K, W], the extension's weights: x's block
+    sums, then A·x, each section in whole blocks."""
+    n, k = w.shape
     packed, scale, zp, remainder = quantize_rows(w)
-    r_packed, r_scale, r_zp = quantize_remainder(remainder)
-    zp_all = np.concatenate([zp, r_zp], 1)
+    sections = [(block_sums(k, -(-(k // BLOCK) // BLOCK) * BLOCK), _pad(remainder))]
+    if lora is not None:
+        a, b = lora
+        sections.append((_pad(a).T, _pad(b.T)))
+    extension = np.concatenate([e for e, _ in sections], 1)
+    x_packed, x_scale, x_zp = quantize_blocks(np.concatenate([r for _, r in sections]))
     return (
-        np.concatenate([packed, r_packed], 1),
-        np.concatenate([scale, r_scale], 1).reshape(-1),
-        pack_zero_points(zp_all),
-        r_packed.shape[1] * BLOCK,
+        np.concatenate([packed, x_packed], 1),
+        np.concatenate([scale, x_scale], 1).reshape(-1),
+        pack_zero_points(np.concatenate([zp, x_zp], 1)),
+        extension,
     )
 
 
@@ -140,23 +159,28 @@ def dequantize_symmetric(packed: np.ndarray, scales: np.ndarray, n: int, k: int)
 _LAYER = re.compile(r"layers\.(\d+)\.")
 
 
-def _candidates(weights: dict[str, np.ndarray], layer: int) -> dict[str, np.ndarray]:
-    """Source weights of one layer as the builder may have laid them out (fused q/k/v and gate/up included)."""
+def _candidates(weights: dict[str, np.ndarray], layer: int) -> dict[str, list[str]]:
+    """The layer's products as the builder may have laid them out (fused q/k/v and gate/up included): name → the
+    modules whose weights are stacked in it."""
     p = f"model.layers.{layer}."
-    get = weights.get
-    out = {}
-    for name in ("self_attn.o_proj", "mlp.down_proj", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
-        if get(p + name + ".weight") is not None:
-            out[name] = get(p + name + ".weight")
-    q, k, v = (get(p + f"self_attn.{x}_proj.weight") for x in "qkv")
-    if q is not None and k is not None and v is not None:
-        out["qkv"] = np.concatenate([q, k, v])
-    gate, up = get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight")
-    if gate is not None and up is not None:
-        out["gate_up"] = np.concatenate([gate, up])
-        out["up_gate"] = np.concatenate([up, gate])
-        out["gate"], out["up"] = gate, up
+    have = {m for m in MODULES if p + m + ".weight" in weights}
+    out = {m: [m] for m in MODULES if m in have}
+    for name, fused in FUSED.items():
+        if set(fused) <= have:
+            out[name] = fused
     return out
+
+
+MODULES = tuple(f"self_attn.{x}_proj" for x in "qkvo") + tuple(f"mlp.{x}_proj" for x in ("gate", "up", "down"))
+FUSED = {
+    "qkv": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+    "gate_up": ["mlp.gate_proj", "mlp.up_proj"],
+    "up_gate": ["mlp.up_proj", "mlp.gate_proj"],
+}
+
+
+def _stacked(weights: dict[str, np.ndarray], layer: int, modules: list[str]) -> np.ndarray:
+    return np.concatenate([weights[f"model.layers.{layer}.{m}.weight"] for m in modules])
 
 
 def _load_source(src: Path) -> dict[str, np.ndarray]:
@@ -173,34 +197,43 @@ def _load_source(src: Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def _extend_input(graph, node, k: int, width: int, sums: dict[int, str]):
-    """Nodes that feed ``node`` its input followed by the input's block sums: x → [x, x · blocks]."""
+def _extend_input(graph, node, extension: np.ndarray, accuracy: int):
+    """Nodes that feed ``node`` its input followed by the extension's product: x → [x, x · E], E in 8 bits."""
     from onnx import helper, numpy_helper
 
-    if k not in sums:
-        sums[k] = f"grid.block_sums_{k}"
-        graph.initializer.append(numpy_helper.from_array(block_sums(k, width), sums[k]))
+    k, width = extension.shape
+    codes, scales, zp = quantize_blocks(extension, bits=8)
     base = node.name or node.output[0]
-    x = node.input[0]
+    names = [f"{base}.grid_extension{s}" for s in ("", "_scales", "_zero_points")]
+    for name, value in zip(names, (codes, scales.reshape(-1), zp.reshape(-1)), strict=True):
+        graph.initializer.append(numpy_helper.from_array(value, name))
+    x, ext = node.input[0], f"{base}.grid_extension_out"
     node.input[0] = f"{base}.grid_input"
+    attrs = {"K": k, "N": width, "bits": 8, "block_size": BLOCK, "accuracy_level": accuracy}
     return [
-        helper.make_node("MatMul", [x, sums[k]], [f"{base}.grid_sums"], name=f"{base}.grid_sums"),
-        helper.make_node("Concat", [x, f"{base}.grid_sums"], [node.input[0]], name=f"{base}.grid_input", axis=-1),
+        helper.make_node("MatMulNBits", [x, *names], [ext], name=ext, domain="com.microsoft", **attrs),
+        helper.make_node("Concat", [x, ext], [node.input[0]], name=node.input[0], axis=-1),
     ]
 
 
-def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
-    """Rewrite the body of the builder's int4 model in ``onnx_dir`` from the weights in ``src``; returns counts."""
+def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adapter: Path | None = None) -> dict:
+    """Rewrite the body of the builder's int4 model in ``onnx_dir`` from the weights in ``src``; returns counts.
+
+    For a LoRA fine-tune, ``base`` (the 4-bit model it was trained on) and ``adapter`` (its LoRA folder): each
+    product keeps the base's layer on its grid and carries the adapter's change beside it."""
     import onnx
     from onnx import numpy_helper
+
+    from .lora_parts import load_lora
 
     path = onnx_dir / "model.onnx"
     model = onnx.load(str(path), load_external_data=True)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     weights = _load_source(src)
-    sums: dict[int, str] = {}
-    new_nodes, rewritten, skipped = [], 0, 0
+    base_weights = _load_source(base) if base else weights
+    lora = load_lora(adapter) if adapter else None
+    new_nodes, rewritten, skipped, with_lora = [], 0, 0, 0
     for node in list(graph.node):
         new_nodes.append(node)
         if node.op_type != "MatMulNBits" or len(node.input) > 3 and node.input[3]:
@@ -209,20 +242,27 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
         m = _LAYER.search(node.name) or _LAYER.search(node.input[1])
         if attrs.get("bits") != 4 or attrs.get("block_size") != BLOCK or m is None:
             continue
-        n, k = attrs["N"], attrs["K"]
+        n, k, layer = attrs["N"], attrs["K"], int(m.group(1))
         stored = dequantize_symmetric(
             numpy_helper.to_array(inits[node.input[1]]), numpy_helper.to_array(inits[node.input[2]]), n, k
         )
         best, err = None, MATCH_TOLERANCE
-        for w in _candidates(weights, int(m.group(1))).values():
+        for modules in _candidates(weights, layer).values():
+            w = _stacked(weights, layer, modules)
             if w.shape == (n, k):
                 e = float(np.linalg.norm(stored - w) / (np.linalg.norm(w) or 1.0))
                 if e < err:
-                    best, err = w, e
+                    best, err = modules, e
         if best is None:
             skipped += 1
             continue
-        packed, scales, zp, width = grid_weights(best)
+        w = _stacked(base_weights, layer, best)
+        change = (
+            lora.of(layer, best, [base_weights[f"model.layers.{layer}.{m}.weight"].shape[0] for m in best])
+            if lora
+            else None
+        )
+        packed, scales, zp, extension = grid_weights(w, change)
         inits[node.input[1]].CopyFrom(numpy_helper.from_array(packed, node.input[1]))
         inits[node.input[2]].CopyFrom(numpy_helper.from_array(scales, node.input[2]))
         zp_name = f"{node.input[1]}.grid_zp"
@@ -231,13 +271,13 @@ def keep_block_offsets(onnx_dir: Path, src: Path) -> dict:
         inputs[3] = zp_name
         del node.input[:]
         node.input.extend(inputs)
-        next(a for a in node.attribute if a.name == "K").i = k + width
-        new_nodes[-1:] = [*_extend_input(graph, node, k, width, sums), node]
-        rewritten += 1
+        next(a for a in node.attribute if a.name == "K").i = k + extension.shape[1]
+        new_nodes[-1:] = [*_extend_input(graph, node, extension, attrs.get("accuracy_level", 4)), node]
+        rewritten, with_lora = rewritten + 1, with_lora + (change is not None)
     del graph.node[:]
     graph.node.extend(new_nodes)
     data = onnx_dir / "model.onnx.data"
     for f in (path, data):  # everything is in memory now; onnx appends to a data file that exists
         f.unlink(missing_ok=True)
     onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name)
-    return {"grid_nodes": rewritten, "grid_skipped": skipped}
+    return {"grid_nodes": rewritten, "grid_skipped": skipped, "grid_lora_nodes": with_lora}

@@ -163,18 +163,21 @@ def quality_kept(check: dict) -> float:
 
 
 def recommend(variants: list[dict], threshold: float = 0.97) -> str:
-    """variants: [{precision, size_ratio, kept}] of one source; the smallest that keeps the threshold wins."""
+    """variants: [{precision, label, size_ratio, kept}] of one source; the smallest that keeps the threshold wins,
+    named by its label (which names an int4 route)."""
     good = [v for v in variants if v.get("kept") is not None and v["kept"] >= threshold]
     if not good:
         if not variants:
             return "Convert the model to see a recommendation."
         best = max(variants, key=lambda v: v.get("kept") or 0)
         return (
-            f"No conversion keeps {threshold:.0%} of the quality; {best['precision']} keeps the most "
+            f"No conversion keeps {threshold:.0%} of the quality; {best.get('label') or best['precision']} keeps "
+            "the most "
             f"({(best.get('kept') or 0):.0%}). Consider fp32, or fine-tune longer before quantizing."
         )
     pick = min(good, key=lambda v: v["size_ratio"])
     return (
-        f"{pick['precision']} keeps {min(pick['kept'], 1):.0%} of quality at {pick['size_ratio']:.0%} of the "
+        f"{pick.get('label') or pick['precision']} keeps {min(pick['kept'], 1):.0%} of quality at "
+        f"{pick['size_ratio']:.0%} of the "
         "size — recommended for this machine."
     )

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from ..db import session_scope
 from ..models import Dataset, Job, JobStatus, ModelVariant
+from .routes import is_plain, route_name
 
 CONVERTIBLE_STAGES = ("finetune", "import")  # Hugging Face folders: fine-tuned (merged) models and base students
 
@@ -57,12 +58,21 @@ def open_jobs(jobs: list[Job]) -> list[Job]:
     return out[::-1]
 
 
-def _label(v: ModelVariant, repeated: bool) -> str:
-    c = v.config or {}
+def conversion_label(v: ModelVariant, name_route: bool = False) -> str:
+    """'ONNX int8', 'ONNX int4 (block offsets kept)': an int4 route is named when it is not the plain one, or when
+    ``name_route`` (another int4 route sits beside it)."""
     label = f"ONNX {v.precision}"
-    if v.precision == "int4" and (c.get("int4_block_size", 32) != 32 or c.get("int4_symmetric") is False):
-        label += f" (block {c.get('int4_block_size')}{', asymmetric' if c.get('int4_symmetric') is False else ''})"
-    return f"{label} · #{v.id}" if repeated else label
+    if v.precision == "int4" and (name_route or not is_plain(v.config or {})):
+        label += f" ({route_name(v.config or {})})"
+    return label
+
+
+def conversion_labels(conversions: list[ModelVariant]) -> dict[int | None, str]:
+    """One label per conversion of a source, told apart by route, then by id where two are alike."""
+    int4_routes = {route_name(v.config or {}) for v in conversions if v.precision == "int4"}
+    labels = {v.id: conversion_label(v, len(int4_routes) > 1) for v in conversions}
+    values = list(labels.values())
+    return {i: f"{label} · #{i}" if values.count(label) > 1 else label for i, label in labels.items()}
 
 
 def comparison(source: ModelVariant, conversions: list[ModelVariant]) -> list[dict]:
@@ -90,7 +100,7 @@ def comparison(source: ModelVariant, conversions: list[ModelVariant]) -> list[di
             "rows": None,
         }
     ]
-    precisions = [v.precision for v in conversions]
+    labels = conversion_labels(conversions)
     for v in sorted(conversions, key=lambda v: v.id or 0):
         m = v.metrics or {}
         q = m.get("quality") or {}
@@ -99,7 +109,7 @@ def comparison(source: ModelVariant, conversions: list[ModelVariant]) -> list[di
         rows.append(
             {
                 "id": v.id,
-                "label": _label(v, precisions.count(v.precision) > 1),
+                "label": labels[v.id],
                 "precision": v.precision,
                 "size_bytes": size,
                 "size_ratio": m.get("size_ratio_to_source") or (size / src_size if size and src_size else None),
