@@ -65,3 +65,34 @@ def decode_args(description: str):
     os.environ.setdefault("SLMOPS_HOME", tempfile.mkdtemp(prefix="slmops-bench-"))
     logging.disable(logging.WARNING)
     return args
+
+
+def interleaved_tokens_per_s(paths: dict[str, Path], prompts: list[list[int]], new_tokens: int, rounds: int = 5):
+    """Greedy decoding speed of several ONNX models, fairly: every prompt runs on each model in turn, ``rounds``
+    times, a fixed number of new tokens each (end of text ignored), so that a slower or busier stretch of the machine
+    falls on all of them alike. Returns {name: tokens/s}."""
+    import time
+
+    import onnxruntime_genai as og
+
+    models = {name: og.Model(str(p)) for name, p in paths.items()}
+
+    def once(model, prompt) -> float:
+        params = og.GeneratorParams(model)
+        length = len(prompt) + new_tokens
+        params.set_search_options(max_length=length, min_length=length, do_sample=False)
+        t0 = time.perf_counter()
+        gen = og.Generator(model, params)
+        gen.append_tokens(prompt)
+        while not gen.is_done():
+            gen.generate_next_token()
+        return time.perf_counter() - t0
+
+    for model in models.values():  # warm up
+        once(model, prompts[0])
+    secs = dict.fromkeys(models, 0.0)
+    for _ in range(rounds):
+        for prompt in prompts:
+            for name, model in models.items():
+                secs[name] += once(model, prompt)
+    return {name: round(rounds * len(prompts) * new_tokens / s, 1) for name, s in secs.items()}

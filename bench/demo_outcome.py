@@ -84,7 +84,10 @@ def main() -> None:
     tuned = stage("finetune", lambda: finetune.run(ft_cfg, Reporter(runs / "finetune")))
     int4 = stage(
         "int4",
-        lambda: convert.run(convert.Config(variant_id=tuned["variant_id"], precision="int4"), Reporter(runs / "int4")),
+        lambda: convert.run(
+            convert.Config(variant_id=tuned["variant_id"], precision="int4", int4_method="auto"),
+            Reporter(runs / "int4"),
+        ),
     )
     refs = ["teacher", str(base["variant_id"]), str(tuned["variant_id"]), str(int4["variant_id"])]
     ev_cfg = EvalConfig(variants=refs, dataset_id=answered["dataset_id"], project_id=project.id)
@@ -105,6 +108,8 @@ def main() -> None:
         "base_accuracy": acc.get("base"),
         "finetuned_accuracy": acc.get("finetune"),
         "int4_accuracy": acc.get("onnx"),
+        "int4_route": int4.get("int4_route"),
+        "int4_kept_of_finetuned": round(acc["onnx"] / acc["finetune"], 3) if acc.get("finetune") else None,
         "int4_kept_of_teacher": round(kept, 3) if kept is not None else None,
         "goal_int4_kept_met": kept is not None and kept >= GOAL_KEPT,
         "headline": (result.get("headline") or {}).get("sentence"),

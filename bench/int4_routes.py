@@ -7,8 +7,8 @@ Each route is the real conversion stage with other int4 settings. Measured per r
   scored token by token through onnxruntime-genai against transformers fp32 on the same token ids;
 - task quality (the fine-tune): label accuracy on the sample's 80 held-out rows through the evaluation stage,
   as a share of the fp32 fine-tune's;
-- size as a share of fp32 (parameters × 4 bytes) and greedy decoding speed on the chat prompts, as a share of the
-  plain int4's.
+- size as a share of fp32 (parameters × 4 bytes) and greedy decoding speed on the chat prompts (a fixed number of
+  new tokens, every prompt on each route in turn, five rounds), as a share of the plain int4's.
 The peer: llama.cpp runs the bundled Q4_1 GGUF (the weights the fp32 reference is made from), scored on the same
 ids. `llama-cpp-python` builds from source (about 5 minutes, once): it is the `bench` extra, installed only when
 --peer llamacpp asks for it. Prints a table and writes bench/results/int4_routes.json."""
@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from common import PROMPTS, write_results  # noqa: E402 - common.py sits next to this script
+from common import PROMPTS, interleaved_tokens_per_s, write_results  # noqa: E402 - next to this script
 
 MODULES = ("json", "os", "pathlib", "collections", "itertools", "functools", "re", "string", "textwrap", "shutil")
 TEXT_TOKENS = 128
@@ -97,27 +97,6 @@ def onnx_nll(path: Path, ids: list[list[int]]) -> float:
         params.set_search_options(max_length=len(seq) + 1, do_sample=False)
         total += answer_nll(og.Generator(model, params), seq[:1], seq[1:])
     return total
-
-
-def onnx_speed(path: Path, prompts: list[list[int]]) -> float:
-    """Tokens/s over NEW_TOKENS new tokens per prompt, end of text ignored (a fine-tune that answers with a label
-    would otherwise be timed on its prompt alone)."""
-    import onnxruntime_genai as og
-
-    model = og.Model(str(path))
-    n = secs = 0.0
-    for i, prompt in enumerate([prompts[0], *prompts]):  # the first one warms up
-        params = og.GeneratorParams(model)
-        length = len(prompt) + NEW_TOKENS
-        params.set_search_options(max_length=length, min_length=length, do_sample=False)
-        t0 = time.perf_counter()
-        gen = og.Generator(model, params)
-        gen.append_tokens(prompt)
-        while not gen.is_done():
-            gen.generate_next_token()
-        if i:
-            n, secs = n + len(gen.get_sequence(0)) - len(prompt), secs + time.perf_counter() - t0
-    return round(n / secs, 1)
 
 
 def convert(variant_id: int, options: dict) -> dict:
@@ -245,6 +224,7 @@ def main() -> int:
     for model_name, (variant_id, path) in models.items():
         ref_nll = torch_nll(path, ids)
         made: dict[str, int] = {}
+        paths: dict[str, Path] = {}
         for name, options in ROUTES.items():
             if args.routes and name not in args.routes:
                 continue
@@ -260,11 +240,18 @@ def main() -> int:
                 "size_mb": round(built["size_bytes"] / 1e6, 1),
                 "size_of_fp32": round(built["size_bytes"] / fp32_bytes, 3),
                 "ppl_ratio": round(math.exp(ref_nll / n_tokens) / math.exp(onnx_nll(out, ids) / n_tokens), 4),
-                "tokens_per_s": onnx_speed(out, prompts),
                 "build_s": built["build_s"],
+                **({"route_name": built["int4_route"]} if built.get("int4_route") else {}),
+                **{k: built[k] for k in ("grid_nodes", "grid_lora_nodes") if k in built},
             }
             rows.append(row)
+            paths[name] = out
             print(json.dumps(row), flush=True)
+        speeds = interleaved_tokens_per_s(paths, prompts, NEW_TOKENS)  # all routes of this model, side by side
+        for r in rows:
+            if r["model"] == model_name and r["route"] in speeds:
+                r["tokens_per_s"] = speeds[r["route"]]
+        print(f"{model_name} tokens/s: {speeds}", flush=True)
         if model_name == "finetuned" and made:
             acc = accuracies(project.id, sample.id, [str(variant_id), *map(str, made.values())])
             fp32_acc = acc.get(str(variant_id))

@@ -55,7 +55,9 @@ def test_int4_options_reach_the_builder_and_asymmetric_works(tiny_model_dir, tmp
     assert any(i.name.endswith("zero_points") for i in model.graph.initializer)  # asymmetric: zero points
     assert result["verify_tokens"] > 0 and result["cpu_threads"] >= 1
     genai = json.loads((out / "genai_config.json").read_text())
-    assert genai["model"]["decoder"]["session_options"]["intra_op_num_threads"] == result["cpu_threads"]
+    session = genai["model"]["decoder"]["session_options"]
+    # threads that do not spin while they wait: the best worst case beside a busy process (decode_under_load.py)
+    assert session["intra_op_num_threads"] == result["cpu_threads"] and session["session.intra_op.allow_spinning"] == "0"
 
 
 def test_int4_is_smaller_than_fp32(tiny_model_dir, tmp_path):
@@ -109,7 +111,8 @@ def test_cli_quantize_wait(tiny_model_dir):
     src = hf_variant(tiny_model_dir)
     r = slmops("quantize", str(src.id), "--precision", "int4", "--wait")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1].isdigit() and "int4:" in r.stdout
+    # the default rounding (auto) is round to nearest for a model that is not 4-bit
+    assert r.stdout.strip().splitlines()[-1].isdigit() and "int4 (round to nearest):" in r.stdout
     r = slmops("quantize", "999", "--wait")
     assert r.returncode == 2 and "Model variant 999 does not exist" in r.stderr
 

@@ -166,15 +166,16 @@ def test_the_grid_route_keeps_a_4_bit_model_far_closer_than_plain_int4(tiny_mode
     variant = hf_variant(src)
     ids = list(np.random.default_rng(2).integers(3, 200, 40))
     gaps = {}
-    for method in ("rtn", "grid"):
+    for method in ("rtn", "auto"):  # auto: the grid route, since the model is 4-bit
         # fp32 arithmetic (level 1): int8 activations would blur both routes alike on a model this small
         cfg = convert.Config(variant_id=variant.id, precision="int4", int4_method=method, int4_accuracy_level=1)
         result = convert.run(cfg, Reporter(tmp_path / method))
         gaps[method] = _nll_gap(result["path"], src, [int(i) for i in ids])
-        if method == "grid":
+        if method == "auto":
+            assert result["int4_route"] == "block offsets kept"
             assert result["grid_nodes"] == 2 * 4 and result["grid_skipped"] == 0  # qkv, o, gate/up, down per layer
     # The grid route keeps the 4-bit layers (up to the remainder's own 4 bits); plain int4 rounds them a second time.
-    assert gaps["grid"] < gaps["rtn"] / 10 and gaps["rtn"] > 1e-2, gaps
+    assert gaps["auto"] < gaps["rtn"] / 10 and gaps["rtn"] > 1e-2, gaps
 
 
 def test_the_grid_route_needs_the_plain_layout():

@@ -15,6 +15,14 @@ def add_parser(sub) -> None:
     p.add_argument("--accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=4)
     p.add_argument("--asymmetric", action="store_true", help="int4 with zero points")
     p.add_argument(
+        "--method",
+        choices=["auto", "rtn", "k_quant", "grid"],
+        default="auto",
+        help="int4 rounding: auto keeps a 4-bit model's blocks (grid) where that fits, else round to nearest",
+    )
+    p.add_argument("--output-layer", choices=["int4", "int8"], default="int4", help="int4 output layer precision")
+    p.add_argument("--sensitive-layers", choices=["int4", "int8"], default="int4", help="int4: llama.cpp's mixed")
+    p.add_argument(
         "--adapters",
         default="",
         metavar="ID,ID",
@@ -37,14 +45,18 @@ def quantize_cmd(args: argparse.Namespace) -> int:
         int4_block_size=args.block_size,
         int4_accuracy_level=args.accuracy_level,
         int4_symmetric=not args.asymmetric,
+        int4_method=args.method,
+        int4_output_layer=args.output_layer,
+        int4_sensitive_layers=args.sensitive_layers,
         adapter_ids=[int(x) for x in args.adapters.split(",") if x.strip()],
     )
     job = submit_and_follow("convert", cfg, src.project_id, wait=args.wait, what=f"converting to {args.precision}")
     if job is None:
         return 1 if args.wait else 0
     r = job.result
+    route = f" ({r['int4_route']})" if r.get("int4_route") else ""
     print(
-        f"{args.precision}: {r['size_bytes'] / 1e6:.1f} MB ({r['size_ratio_to_source']:.0%} of the source); "
+        f"{args.precision}{route}: {r['size_bytes'] / 1e6:.1f} MB ({r['size_ratio_to_source']:.0%} of the source); "
         f"model at {r['path']}"
     )
     for a in r.get("adapters") or []:

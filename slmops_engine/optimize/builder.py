@@ -87,18 +87,34 @@ def cpu_threads() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
-def tune_for_this_machine(out: Path) -> int:
-    """Give the CPU session as many threads as this machine has cores (the model runs where it was converted;
-    a deployment sets it again for the machine that serves it)."""
+def session_options() -> dict:
+    """The CPU session settings a converted or deployed model carries: as many threads as this machine has
+    cores, which do not spin while they wait. bench/decode_under_load.py measured the candidates on 2 cores with
+    the bundled int4 model, idle and beside a busy PyTorch process (a fine-tune next to a chat): spinning threads
+    209 tok/s idle but 77 busy; one thread (onnxruntime's own choice) 144 and 94; non-spinning threads 162 and
+    120, the best worst case."""
+    return {"intra_op_num_threads": cpu_threads(), "session.intra_op.allow_spinning": "0"}
+
+
+def apply_session_options(genai: dict) -> dict:
+    """``genai`` (a genai_config.json's content) with this machine's session settings; returns them."""
+    options = session_options()
+    session = genai["model"]["decoder"].setdefault("session_options", {})
+    session.pop("session.intra_op.allow_spinning", None)
+    session.update(options)
+    return options
+
+
+def tune_for_this_machine(out: Path) -> dict:
+    """Give the CPU session this machine's settings (the model runs where it was converted; a deployment sets
+    them again for the machine that serves it)."""
     path = out / "genai_config.json"
     genai = json.loads(path.read_text())
-    decoder = genai["model"]["decoder"]
-    threads = cpu_threads()
-    decoder.setdefault("session_options", {})["intra_op_num_threads"] = threads
+    options = apply_session_options(genai)
     if path.is_symlink() or path.stat().st_nlink > 1:
         path.unlink()  # never write through a hard link into another model's file
     path.write_text(json.dumps(genai, indent=4))
-    return threads
+    return options
 
 
 def verify_outputs(out: Path, src: Path) -> dict:

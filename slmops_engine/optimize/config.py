@@ -38,11 +38,12 @@ class ConvertConfig(StageConfig):
         description="Symmetric quantization (no zero point): smaller. Asymmetric keeps the input embedding table "
         "apart from the output layer, so the file grows.",
     )
-    int4_method: Literal["rtn", "k_quant", "grid"] = Field(
+    int4_method: Literal["rtn", "k_quant", "grid", "auto"] = Field(
         "rtn",
         description="How int4 weights are rounded: rtn (round to nearest), k_quant (llama.cpp's search for each "
-        "block's best scale) or grid (each block of the model's layers on its own grid, offset kept: exact for a "
-        "model that was 4-bit already, such as a GGUF Q4_1).",
+        "block's best scale), grid (each block of the model's layers on its own grid, offset kept: for a model "
+        "that was 4-bit already, such as a GGUF Q4_1, or a LoRA fine-tune of one) or auto (grid where it fits, "
+        "else rtn).",
     )
     int4_output_layer: Literal["int4", "int8"] = Field(
         "int4",
@@ -66,6 +67,13 @@ class ConvertConfig(StageConfig):
     )
     check_rows: int = Field(16, ge=1, le=1000, description="Rows used by the quick quality check.")
     output_name: str | None = Field(None, max_length=200, description="Name of the new model variant.")
+
+    def resolved(self, grid_fits: bool) -> ConvertConfig:
+        """'auto' made concrete: grid for a model it fits (and the plain layout), else round to nearest."""
+        if self.int4_method != "auto":
+            return self
+        plain_layout = self.int4_block_size == 32 and self.int4_symmetric
+        return self.model_copy(update={"int4_method": "grid" if grid_fits and plain_layout else "rtn"})
 
     @model_validator(mode="after")
     def _grid_needs_the_plain_layout(self) -> ConvertConfig:

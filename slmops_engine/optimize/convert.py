@@ -18,6 +18,7 @@ from ..stages.base import Issue, Reporter
 from .adapters import build_multi_adapter, check_adapters
 from .builder import generate, run_builder, tune_for_this_machine, verify_outputs
 from .config import GPU_ONLY, ConvertConfig
+from .routes import route_name
 from .views import conversion_label
 
 
@@ -85,6 +86,10 @@ def _folder_size(path: Path) -> int:
 
 def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -> dict:
     src_variant = source_variant(cfg.variant_id)
+    if cfg.precision == "int4" and cfg.int4_method == "auto":
+        from .grid_route import grid_route
+
+        cfg = cfg.resolved(grid_fits=not isinstance(grid_route(src_variant), str))
     src = Path(src_variant.artifact_path)
     from ..model_folder import inspect_model_folder
 
@@ -126,7 +131,8 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
     reporter.progress(0.7, "Checking the converted model")
     facts = verify_outputs(staging, src) | grid_facts
     if cfg.execution_provider == "cpu":
-        facts["cpu_threads"] = tune_for_this_machine(staging)
+        options = tune_for_this_machine(staging)
+        facts["cpu_threads"] = options.get("intra_op_num_threads")
     tokens, reply = generate(staging, cfg.verify_prompt, max_new_tokens=16)
     if not tokens:
         raise ModelLoadError("The converted model generated nothing", "Check the builder log; try fp32 to compare.")
@@ -153,6 +159,7 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         "verify_tokens": len(tokens),
         "quality": quality,
         "adapters": adapters,
+        **({"int4_route": route_name(cfg.model_dump())} if cfg.precision == "int4" else {}),
         **facts,
     }
     with session_scope() as s:

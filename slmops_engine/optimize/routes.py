@@ -5,7 +5,12 @@ here are the ones that won somewhere in those measurements."""
 
 from __future__ import annotations
 
-METHOD_NAMES = {"rtn": "round to nearest", "k_quant": "k-quant", "grid": "block offsets kept"}
+METHOD_NAMES = {
+    "rtn": "round to nearest",
+    "k_quant": "k-quant",
+    "grid": "block offsets kept",
+    "auto": "block offsets kept where they fit",
+}
 
 # Routes offered side by side ("Compare the int4 routes" on the Optimize page): plain round to nearest (smallest,
 # fastest; kept 0.99 of a fine-tune's task accuracy), k-quant with the output and sensitive layers in int8 (the

@@ -50,7 +50,9 @@ def lifecycle_chain(
     else:
         tuned, base = str(done.finetuned.id), str(done.finetuned.parent_id)
     if done.int4 is None:
-        steps.append(PipelineStep(name="int4", kind="convert", config={"variant_id": tuned, "precision": "int4"}))
+        # auto: a LoRA fine-tune of the bundled 4-bit model keeps its base's blocks and its change (the grid route)
+        int4 = {"variant_id": tuned, "precision": "int4", "int4_method": "auto"}
+        steps.append(PipelineStep(name="int4", kind="convert", config=int4))
         small = "${int4.variant_id}"
     else:
         small = str(done.int4.id)

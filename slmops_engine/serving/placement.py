@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..optimize.builder import cpu_threads
+from ..optimize.builder import apply_session_options
 from ..settings import get_settings
 from .templates import to_chat_template
 
@@ -75,7 +75,7 @@ def place(name: str, src: Path, template: dict[str, str], generation: dict, cust
     gen = GENERATION_DEFAULTS | (generation or {})
     search.update({k: v for k, v in gen.items() if k in GENERATION_DEFAULTS and v is not None})
     search["do_sample"] = float(gen["temperature"]) > 0
-    genai["model"]["decoder"].setdefault("session_options", {})["intra_op_num_threads"] = cpu_threads()
+    apply_session_options(genai)
     genai_path.unlink()  # a hard link: replace the file, never write through into the source model
     genai_path.write_text(json.dumps(genai, indent=2))
     if custom_template:  # Foundry Local 2.x prompts with the chat template: make the edited template the one used
