@@ -57,7 +57,8 @@ def test_int4_options_reach_the_builder_and_asymmetric_works(tiny_model_dir, tmp
     genai = json.loads((out / "genai_config.json").read_text())
     session = genai["model"]["decoder"]["session_options"]
     # threads that do not spin while they wait: the best worst case beside a busy process (decode_under_load.py)
-    assert session["intra_op_num_threads"] == result["cpu_threads"] and session["session.intra_op.allow_spinning"] == "0"
+    assert session["intra_op_num_threads"] == result["cpu_threads"]
+    assert session["session.intra_op.allow_spinning"] == "0"
 
 
 def test_int4_is_smaller_than_fp32(tiny_model_dir, tmp_path):
