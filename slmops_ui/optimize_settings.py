@@ -101,9 +101,10 @@ def _int4_options(k: str, source: ModelVariant) -> dict:
     four_bit = not isinstance(route, str)
     if four_bit:
         st.info(
-            f"{route.describe()}: **grid** rounding keeps them instead of rounding them a second time. On the "
-            "bundled SmolLM2 it keeps 0.93 of the original's perplexity on generic text (plain int4: 0.77), at 0.18 "
-            "of its size and about 0.9× plain int4's speed.",
+            f"{route.describe()}. **Grid** rounding (the default here) keeps them instead of rounding them a second "
+            "time. Measured on the bundled SmolLM2: 94% of the original's perplexity on generic text kept (plain "
+            "int4: 77%) at 19% of its size; on its demo fine-tune, 97% of the route accuracy (plain int4: 91%). It "
+            "decodes at about 0.8× plain int4's speed.",
             icon=":material/grid_on:",
         )
     with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
