@@ -43,11 +43,36 @@ def get_engine(url: str | None = None) -> Engine:
                 event.listen(eng, "connect", _configure_sqlite)
             else:
                 eng = create_engine(url, pool_pre_ping=True)
-            from . import models  # noqa: F401 - registers the tables
-
-            SQLModel.metadata.create_all(eng)
+            _create_tables(eng)
             _engines[url] = eng
     return eng
+
+
+def _create_tables(eng: Engine) -> None:
+    """Create missing tables, one process at a time: two processes starting on a fresh home would otherwise both
+    see a table missing and the second fail on creating it. SQLite: an exclusive lock on a file next to the
+    database; PostgreSQL: a transaction-scoped advisory lock."""
+    from . import models  # noqa: F401 - registers the tables
+
+    if eng.dialect.name == "sqlite":
+        import fcntl
+        from pathlib import Path
+
+        database = eng.url.database
+        lock = Path(database).with_name(Path(database).name + ".schema-lock") if database else None
+        if lock is None or database == ":memory:" or not lock.parent.is_dir():  # nothing to share, or no folder:
+            SQLModel.metadata.create_all(eng)  # the database's own error says so
+            return
+        with open(lock, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or by the kernel if this process dies
+            SQLModel.metadata.create_all(eng)
+        return
+    from sqlalchemy import text
+
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7405215)"))  # a fixed key for SLMOps Studio's schema
+        SQLModel.metadata.create_all(conn)
 
 
 def init_db(url: str | None = None) -> Engine:

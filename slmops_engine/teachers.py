@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ConfigError, EndpointError, SlmopsError
 
@@ -65,6 +66,18 @@ PRESETS: dict[Provider, Preset] = {
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
+KEY_PREFIXES = ("sk-", "sk_", "gsk_", "hf_", "xai-", "AIza", "ghp_", "gho_", "github_pat_", "pk-", "rk-")
+
+
+def looks_like_a_key(value: str) -> bool:
+    """A secret typed where a variable's name belongs: a known key prefix, a long run of hex digits (an Azure key
+    is 32), or a long random-looking word (letters and digits mixed, no underscore), which names rarely are."""
+    if value.startswith(KEY_PREFIXES) or re.fullmatch(r"[0-9a-fA-F]{20,}", value):
+        return True
+    mixed = any(c.isdigit() for c in value) and any(c.islower() for c in value) and any(c.isupper() for c in value)
+    return "_" not in value and (len(value) >= 32 or (len(value) >= 20 and mixed))
+
+
 class TeacherConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
     provider: Provider = Field(description="Which kind of endpoint the teacher is.")
@@ -95,6 +108,13 @@ class TeacherConfig(BaseModel):
         description="Labelled examples from the training part shown with each prompt, the most similar first "
         "(0 = none).",
     )
+
+    @field_validator("api_key_env", mode="before")
+    @classmethod
+    def _a_name_not_a_key(cls, value: Any) -> Any:
+        if isinstance(value, str) and looks_like_a_key(value.strip()):
+            raise ValueError("this looks like the key itself: give the name of the variable that holds it")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> TeacherConfig:
@@ -142,7 +162,10 @@ def api_key(cfg: TeacherConfig) -> str | None:
     key = os.environ.get(cfg.api_key_env)
     if not key:
         key = _keyring_key(cfg.api_key_env)
-    if not key and preset.key_required:
+    # A variable the operator named is needed: an endpoint that wants the key would fail later, or answer without
+    # the operator's account. Only a provider's own optional default (vLLM runs without a key) may be unset.
+    optional = not preset.key_required and cfg.api_key_env == preset.api_key_env
+    if not key and not optional:
         raise ConfigError(
             f"The environment variable {cfg.api_key_env} is not set",
             f"Set it before starting the app, e.g. `export {cfg.api_key_env}=...`, then restart.",
@@ -192,6 +215,14 @@ class ConnectionResult:
     reply: str = ""
 
 
+def _reach_hint(cfg: TeacherConfig) -> str:
+    start = {
+        Provider.ollama: " (start it with `ollama serve`)",
+        Provider.foundry_local: " (start it with `foundry service start`)",
+    }.get(cfg.provider, "")
+    return f"Check the URL and port, and that the server is running{start}. Nothing was paid for."
+
+
 def endpoint_error(exc: Exception, cfg: TeacherConfig) -> EndpointError:
     """Translate an openai exception into a plain-language label and hint."""
     import openai
@@ -203,7 +234,7 @@ def endpoint_error(exc: Exception, cfg: TeacherConfig) -> EndpointError:
             "Check the server is running and not overloaded; raise the request timeout for slow models.",
         )
     if isinstance(exc, openai.APIConnectionError):
-        return EndpointError(f"Cannot reach {where}", "Check the URL and port, and that the server is running.")
+        return EndpointError(f"Cannot reach {where}", _reach_hint(cfg))
     if isinstance(exc, openai.AuthenticationError):
         return EndpointError(
             "The endpoint refused the API key (401)",

@@ -29,15 +29,21 @@ def test_errors_are_plain_language_without_traceback():
 
 
 def test_jobs_list_show_cancel_retry():
-    from slmops_engine.jobs import submit_job
+    from slmops_engine.jobs import submit_job, wait_for_job
+    from slmops_engine.models import JobStatus
+    from tests.support.supervisor import stop_background_supervisor
 
     job = submit_job("test_steps", {"steps": 2})
     assert "test_steps" in slmops("jobs", "list").stdout
     r = slmops("jobs", "cancel", str(job.id))
     assert r.returncode == 0 and "cancelled" in r.stdout
-    r = slmops("jobs", "retry", str(job.id))
-    assert r.returncode == 0 and "attempt 2" in r.stdout
-    assert "status:   queued" in slmops("jobs", "show", str(job.id)).stdout
+    try:
+        r = slmops("jobs", "retry", str(job.id))  # queued again, and a supervisor is started to run it
+        assert r.returncode == 0 and "attempt 2" in r.stdout
+        assert wait_for_job(job.id, timeout=60).status == JobStatus.succeeded
+        assert "status:   succeeded" in slmops("jobs", "show", str(job.id)).stdout
+    finally:
+        stop_background_supervisor()
 
 
 def test_doctor_gives_verdicts():

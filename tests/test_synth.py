@@ -85,6 +85,34 @@ def test_401_stops_at_once_with_a_clear_label(prompts, teacher_server, monkeypat
     assert len(teacher_server.requests) <= 2  # no retries, no further prompts
 
 
+class _Progress(Reporter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[float, str]] = []
+
+    def progress(self, fraction: float, message: str | None = None, *, eta_seconds: float | None = None) -> None:
+        self.seen.append((fraction, message or ""))
+
+
+def test_an_unreachable_teacher_stops_at_once_and_counts_nothing_as_answered(prompts):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = type("Gone", (), {"url": f"http://127.0.0.1:{port}/v1"})()
+    cfg = config(prompts, server, concurrency=4, max_retries=5)
+    reporter = _Progress()
+    t0 = time.monotonic()
+    with pytest.raises(EndpointError, match=f"Cannot reach http://127.0.0.1:{port}/v1") as err:
+        synth.run(cfg, reporter)
+    assert time.monotonic() - t0 < 10  # one quick retry, not every prompt's backoff
+    assert "server is running" in err.value.hint and "rate limit" not in err.value.hint
+    counted = [(f, message) for f, message in reporter.seen if "answered" in message]
+    assert counted and all(f == 0 and message.startswith(f"0/{N} answered") for f, message in counted)
+    assert n_cached() == 0
+
+
 def test_too_few_answers_fail_the_job_but_keep_what_arrived(prompts, teacher_server):
     teacher_server.behaviour = Behaviour(status=500)
     teacher_server.script = deque([Behaviour(), Behaviour()])  # two answers get through

@@ -102,3 +102,29 @@ def test_local_teacher_checks_the_folder(tiny_model_dir, tmp_path):
     assert ok.ok and "llama" in ok.message
     bad = check_connection(TeacherConfig(provider=Provider.local, local_path=str(tmp_path)))
     assert not bad.ok and "config.json" in bad.message
+
+
+def test_a_named_key_variable_is_required_even_where_keys_are_optional(teacher_server, monkeypatch):
+    from slmops_engine.errors import ConfigError
+    from slmops_engine.teachers import api_key
+
+    monkeypatch.delenv("MY_TEACHER_KEY", raising=False)
+    named = _cfg(teacher_server, api_key_env="MY_TEACHER_KEY")  # an OpenAI-compatible URL: keys are optional
+    with pytest.raises(ConfigError, match="MY_TEACHER_KEY is not set"):
+        api_key(named)
+    res = check_connection(named)
+    assert not res.ok and "MY_TEACHER_KEY is not set" in res.message and teacher_server.requests == []
+    # a provider's own optional default may stay unset (vLLM runs without a key)
+    vllm = TeacherConfig(provider=Provider.vllm, base_url=teacher_server.url, model="m", api_key_env="VLLM_API_KEY")
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    assert api_key(vllm) is None
+
+
+@pytest.mark.parametrize(
+    "typed", ["sk-proj-abcdefghijklmnop", "0123456789abcdef0123456789abcdef0", "a1B2c3D4e5F6g7H8i9J0kL", "hf_abcdefgh"]
+)
+def test_a_key_typed_where_its_variable_name_belongs_is_refused(typed):
+    with pytest.raises(ValidationError, match="this looks like the key itself: give the name of the variable"):
+        TeacherConfig(provider=Provider.openai, base_url="https://x", model="m", api_key_env=typed)
+    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "MY_TEACHER_KEY", "HF_TOKEN", "GroqKey"):
+        assert TeacherConfig(provider=Provider.openai, base_url="https://x", model="m", api_key_env=name)

@@ -11,6 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from ..errors import SlmopsError, describe_exception
+from ..secrets import redact
 from . import (
     commands,
     convert_commands,
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         a = jb.add_parser(name, help=helptext)
         a.add_argument("job_id", type=int)
+        if name == "retry":
+            a.add_argument("--wait", action="store_true", help="run it (or follow it) to the end")
         a.set_defaults(func=func)
 
     md = sub.add_parser("models", help="the student catalog and the bundled model").add_subparsers(
@@ -74,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SlmopsError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {redact(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {redact(exc.hint)}", file=sys.stderr)
         _maybe_traceback()
         return 2
     except ValidationError as exc:
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the operator gets a label and hint, never a bare traceback
         label, hint = describe_exception(exc)
+        label, hint = redact(label) or "", redact(hint) or ""
         print(f"error: {label}\nhint: {hint}", file=sys.stderr)
         _maybe_traceback()
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..db import init_db
 from ..models import JobStatus
@@ -100,11 +101,18 @@ def jobs_cancel(args: argparse.Namespace) -> int:
 
 
 def jobs_retry(args: argparse.Namespace) -> int:
+    """Queue the job again and see that it runs: here with --wait when no supervisor runs, else in the supervisor
+    (started when none runs)."""
     from ..jobs import retry_job
+    from ..jobs.supervisor import ensure_supervisor
+    from .jobs_run import report_failure, run_or_wait
 
     init_db()
     j = retry_job(args.job_id)
-    print(f"job {j.id}: queued again (attempt {j.attempt})")
+    print(f"job {j.id}: queued again (attempt {j.attempt})", file=sys.stderr if args.wait else sys.stdout)
+    if args.wait:
+        return report_failure(run_or_wait(j, f"retrying {j.kind}"))
+    ensure_supervisor()
     return 0
 
 

@@ -17,6 +17,9 @@ def run_or_wait(job: Job, what: str) -> Job:
 
     if supervisor_pid() is None:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        from ..secrets import key_names, redact_logs
+
+        redact_logs(key_names(job.config))
         for noisy in ("httpx", "httpx2", "httpcore", "openai"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         print(f"job {job.id}: {what} here…", file=sys.stderr)

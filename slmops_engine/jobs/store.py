@@ -59,24 +59,56 @@ def submit_job(
 
 
 def get_job(job_id: int) -> Job:
-    return get_or_raise(Job, job_id, "Job", "List jobs with `slmops jobs list`.")
+    """The job; one whose process is gone is marked failed first (see liveness.py)."""
+    from .liveness import reap_gone
+
+    return reap_gone([get_or_raise(Job, job_id, "Job", "List jobs with `slmops jobs list`.")])[0]
+
+
+def active_twin(kind: str, config: dict, *, before: int | None = None) -> Job | None:
+    """A queued or running job of this kind with the very same settings (the oldest; with ``before``, only one
+    with a smaller id): a second run of the same work would do it — and pay for it — twice."""
+    with session_scope() as s:
+        q = select(Job).where(Job.kind == kind, col(Job.status).in_(ACTIVE_STATUSES)).order_by(col(Job.id))
+        if before is not None:
+            q = q.where(col(Job.id) < before)
+        jobs = list(s.exec(q).all())
+    return next((j for j in reap_gone_active(jobs) if j.config == config), None)
+
+
+def reap_gone_active(jobs: list[Job]) -> list[Job]:
+    from .liveness import reap_gone
+
+    return [j for j in reap_gone(jobs) if j.status in ACTIVE_STATUSES]
+
+
+def get_job_row(job_id: int) -> Job | None:
+    """The job's row as stored."""
+    with session_scope() as s:
+        return s.get(Job, job_id)
 
 
 def list_jobs(
     project_id: int | None = None, statuses: tuple[JobStatus, ...] | None = None, limit: int = 200
 ) -> list[Job]:
+    """Newest first; jobs whose process is gone are marked failed first (see liveness.py)."""
+    from .liveness import reap_gone
+
     with session_scope() as s:
         q = select(Job).order_by(col(Job.id).desc()).limit(limit)
         if project_id is not None:
             q = q.where(Job.project_id == project_id)
         if statuses:
             q = q.where(col(Job.status).in_(statuses))
-        return list(s.exec(q).all())
+        jobs = list(s.exec(q).all())
+    reaped = reap_gone(jobs)
+    return [j for j in reaped if not statuses or j.status in statuses]
 
 
 def cancel_job(job_id: int) -> Job:
     """Queued jobs stop at once; a running job is asked to stop (it checks between steps) and the supervisor
     terminates it if it has not stopped after the grace period."""
+    get_job(job_id)  # a job whose process is gone is failed first: nothing is left to stop
     with session_scope() as s:
         job = s.get(Job, job_id)
         if job is None:
@@ -94,6 +126,7 @@ def cancel_job(job_id: int) -> Job:
 
 def retry_job(job_id: int) -> Job:
     """Queue a finished job again. A resumable stage continues from its last checkpoint in the same run folder."""
+    get_job(job_id)  # a job whose process is gone is failed first, so it can be retried
     with session_scope() as s:
         job = s.get(Job, job_id)
         if job is None:

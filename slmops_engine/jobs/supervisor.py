@@ -19,14 +19,10 @@ from ..models import Job, JobStatus, utcnow
 from ..proclock import HomeLock, holder_pid, start_background
 from ..settings import get_settings
 from .executors import Executor, Handle, make_executor
+from .liveness import died_hint, owner_alive
 from .store import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
 
 log = logging.getLogger("slmops.supervisor")
-
-DIED_HINT = (
-    "The worker process stopped without finishing (killed, out of memory, or the machine restarted). "
-    "Retry the job{resume}; if it happens again, lower the batch size or sequence length, or free memory."
-)
 
 
 def supervisor_pid() -> int | None:
@@ -70,8 +66,9 @@ class Supervisor:
             if is_worker_process(job.pid, job.id):
                 log.info("Adopting running job %s (pid %s)", job.id, job.pid)
                 self.handles[job.id] = Handle(job.id, pid=job.pid)
-            else:
+            elif not owner_alive(job) or not job.pid:
                 self._mark_died(job, None)
+            # else: a command runs it in its own process (`--wait`); it ends the job, or readers notice it gone
 
     def _reap(self) -> None:
         for job_id, handle in list(self.handles.items()):
@@ -94,12 +91,11 @@ class Supervisor:
             finish_job(job.id, JobStatus.cancelled, message="Cancelled (worker terminated)")
             return
         how = "was killed" if rc is not None and rc < 0 else f"exited with code {rc}" if rc else "is gone"
-        resume = " — it will continue from its last checkpoint" if job.resumable else ""
         finish_job(
             job.id,
             JobStatus.failed,
             error_label=f"The worker process {how}",
-            error_hint=DIED_HINT.format(resume=resume),
+            error_hint=died_hint(job.kind, job.resumable),
             message=f"The worker process {how}",
         )
         log.warning("Job %s: worker %s", job.id, how)

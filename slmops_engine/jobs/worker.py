@@ -13,6 +13,7 @@ import traceback
 
 from ..errors import JobCancelled, describe_exception
 from ..models import JobStatus
+from ..secrets import key_names, redact, redact_logs
 from ..stages import get_stage
 from .reporter import JobReporter
 from .store import HOST, finish_job, get_job, set_job_fields
@@ -52,7 +53,9 @@ def run_job(job_id: int) -> JobStatus:
         return JobStatus.cancelled
     except BaseException as exc:  # noqa: BLE001 - every failure must end as a labelled job state
         label, hint = describe_exception(exc)
-        detail = traceback.format_exc()
+        names = key_names(job.config)
+        label, hint = redact(label, names) or "", redact(hint, names) or ""
+        detail = redact(traceback.format_exc(), names)
         log.error("Job %s failed: %s", job_id, label)
         log.debug("%s", detail)  # the worker's own log keeps the traceback (it runs at DEBUG); the CLI does not
         _safe_flush(reporter)
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpx2", "httpcore", "openai"):  # one line per HTTP request drowns the job's log
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_cancel)
+    redact_logs(key_names(get_job(int(argv[0])).config))
     status = run_job(int(argv[0]))
     return 0 if status == JobStatus.succeeded else 1
 

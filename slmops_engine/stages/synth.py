@@ -50,6 +50,8 @@ def preflight(config: SynthConfig) -> list[Issue]:
             api_key(config.teacher)
         except SlmopsError as exc:
             issues.append(Issue(title=exc.message, detail=exc.hint))
+    if twin := _twin(config):
+        issues.append(_twin_issue(twin.id))
     if config.concurrency > 32 and config.requests_per_minute == 0:
         issues.append(
             Issue(
@@ -61,12 +63,30 @@ def preflight(config: SynthConfig) -> list[Issue]:
     return issues
 
 
+def _twin(config: SynthConfig, before: int | None = None):
+    from ..jobs.store import active_twin
+
+    return active_twin(KIND, config.model_dump(mode="json"), before=before)
+
+
+def _twin_issue(job_id: int) -> Issue:
+    return Issue(
+        title=f"This teacher run is already running as job {job_id}",
+        detail="The same teacher on the same prompts with the same settings would ask (and pay) twice. Wait for "
+        "it: a run started afterwards reuses its answers for free.",
+    )
+
+
 def run(config: SynthConfig, reporter: Reporter) -> dict:
+    from ..errors import ConfigError
     from ..synth.cache import cached
     from ..synth.output import build_answered
     from ..synth.runner import ask_teacher, check_success, load_items
 
     job_id = getattr(reporter, "job_id", None)
+    if job_id is not None and (twin := _twin(config, before=job_id)):  # both submitted at once: the older one asks
+        issue = _twin_issue(twin.id)
+        raise ConfigError(issue.title, issue.detail)
     config, dd, items, labels = load_items(config)  # with the answer length decided
     tracker = ask_teacher(config, items, reporter, job_id, labels)
     check_success(config, tracker, len(cached([it.key for it in items])))

@@ -138,6 +138,7 @@ class RemoteTeacher:
         self.on_retry = on_retry
         self.sleep = sleep
         self.structured = True  # until the endpoint refuses structured output
+        self.reached = False  # until a first answer arrives
 
     async def ask(self, messages: list[dict[str, str]], labels: list[str] | None = None) -> Reply:
         """One answer; raises GaveUp(kind) after the retries, EndpointError at once for non-retryable errors.
@@ -158,6 +159,7 @@ class RemoteTeacher:
                     **extra,
                 )
                 reply = self._reply(resp, (time.perf_counter() - t0) * 1000)
+                self.reached = True
                 return read_label(reply, labels) if labels else reply
             except EndpointError:
                 raise
@@ -166,7 +168,9 @@ class RemoteTeacher:
                     self.structured = False  # this endpoint has no structured output: ask plainly
                     return await self.ask(messages, labels)
                 kind = classify(exc)
-                if kind is None:
+                if kind is None or (kind == "connection" and not self.reached and attempt >= 1):
+                    # a server that refuses connections from the start is not there: say so now, not after the
+                    # whole run's retries (once answers have arrived, a dropped connection is retried as usual)
                     raise endpoint_error(exc, self.cfg) from exc
                 self.on_retry(kind)
                 if attempt == self.max_retries:

@@ -29,7 +29,13 @@ class Tracker:
 
     @property
     def done(self) -> int:
+        """Prompts finished one way or the other (answered, from the cache, or given up on)."""
         return self.cached + self.answered + sum(self.failed.values())
+
+    @property
+    def arrived(self) -> int:
+        """Answers in hand: the run's progress counts these, never attempts."""
+        return self.cached + self.answered
 
     @property
     def cost(self) -> float:
@@ -72,11 +78,13 @@ class Tracker:
 
     def publish(self, force: bool = False) -> None:
         """Progress on every call (the reporter throttles its writes); state and metrics at most once a second."""
-        frac = self.done / self.total if self.total else 1.0
+        frac = self.arrived / self.total if self.total else 1.0
         left = self.total - self.done
         rate = self.rate_per_min()
         eta = left / rate * 60 if rate > 0 else None
-        msg = f"{self.done}/{self.total} answered · {rate:.1f}/min"
+        failed = sum(self.failed.values())
+        msg = f"{self.arrived}/{self.total} answered" + (f" · {failed} given up" if failed else "")
+        msg += f" · {rate:.1f}/min"
         if self.cost:
             msg += f" · ${self.cost:.4f}"
         now = time.monotonic()

@@ -26,6 +26,7 @@ class Behaviour:
     api_key: str | None = None  # when set, other keys get 401
     models: tuple[str, ...] = ("teacher-model",)
     structured: bool = True  # answers response_format json_schema requests in JSON; False: refuses them (400)
+    echo_key: bool = False  # error messages repeat the key the request carried (as some endpoints do)
 
 
 def default_answer(messages: list[dict[str, Any]]) -> str:
@@ -177,7 +178,10 @@ class OpenAIServer:
                     return 404
                 if b.status != 200:
                     headers = {"Retry-After": f"{b.retry_after:g}"} if b.retry_after is not None else {}
-                    self._send(b.status, {"error": {"message": f"status {b.status}"}}, headers)
+                    message = f"status {b.status}"
+                    if b.echo_key:
+                        message += f": this key is not allowed here: {self.headers.get('authorization', '')[7:]}"
+                    self._send(b.status, {"error": {"message": message}}, headers)
                     return b.status
                 if b.malformed:
                     self._send(200, None, raw=b"{not json")
