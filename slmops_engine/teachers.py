@@ -162,15 +162,21 @@ def api_key(cfg: TeacherConfig) -> str | None:
     key = os.environ.get(cfg.api_key_env)
     if not key:
         key = _keyring_key(cfg.api_key_env)
-    # A variable the operator named is needed: an endpoint that wants the key would fail later, or answer without
-    # the operator's account. Only a provider's own optional default (vLLM runs without a key) may be unset.
-    optional = not preset.key_required and cfg.api_key_env == preset.api_key_env
-    if not key and not optional:
+    if not key and not key_optional(cfg.provider, cfg.api_key_env):
         raise ConfigError(
             f"The environment variable {cfg.api_key_env} is not set",
-            f"Set it before starting the app, e.g. `export {cfg.api_key_env}=...`, then restart.",
+            f"Keep the key in the keyring with `slmops keys set {cfg.api_key_env}` (or on the Models page), or "
+            f"export it before starting the app and its jobs (`export {cfg.api_key_env}=...`).",
         )
     return key
+
+
+def key_optional(provider: Provider, var_name: str | None) -> bool:
+    """Whether a teacher may run without the key variable it names. A variable the operator named is needed (an
+    endpoint that wants the key would fail later, or answer without the operator's account); only a provider's own
+    optional default may stay unset (vLLM runs without a key)."""
+    preset = PRESETS[provider]
+    return not var_name or (not preset.key_required and var_name == preset.api_key_env)
 
 
 def key_available(var_name: str) -> bool:
@@ -179,12 +185,9 @@ def key_available(var_name: str) -> bool:
 
 
 def _keyring_key(name: str) -> str | None:
-    try:
-        import keyring
+    from .keystore import get_key
 
-        return keyring.get_password("slmops-studio", name)
-    except Exception:  # noqa: BLE001 - no keyring backend on this machine is normal (headless Linux)
-        return None
+    return get_key(name)
 
 
 def make_client(cfg: TeacherConfig, *, timeout: float = 60.0, max_retries: int = 0, use_async: bool = False):

@@ -13,11 +13,11 @@ from slmops_engine.stages.prepare_model import bundled_model_path
 from slmops_engine.teachers import (
     DEFAULT_AZURE_API_VERSION,
     PRESETS,
-    Preset,
     Provider,
     TeacherConfig,
     check_connection,
     key_available,
+    key_optional,
 )
 
 from .feedback import flash, models_scope, show_failure, show_validation_error, widget_key
@@ -39,8 +39,9 @@ def field_help(name: str) -> str:
     return TeacherConfig.model_fields[name].description or ""
 
 
-def _key_status(var: str, preset: Preset) -> None:
+def _key_status(var: str, provider: Provider) -> None:
     """Whether the key variable is set in this app's environment; the value is never shown."""
+    preset = PRESETS[provider]
     if not var:
         if preset.key_required:
             st.warning(f"{preset.label} needs an API key: enter the name of the variable that holds it.")
@@ -48,12 +49,30 @@ def _key_status(var: str, preset: Preset) -> None:
             st.caption("No API key needed.")
     elif key_available(var):
         st.caption(f":material/check_circle: `{var}` is set (environment or keyring).")
+    elif key_optional(provider, var):
+        st.caption(f"`{var}` is not set: {preset.label} also runs without a key.")
     else:
         st.warning(
-            f"`{var}` is not set in this app's environment. Set it before starting the app "
-            f"(`export {var}=...`) and restart."
-            + ("" if preset.key_required else " This endpoint may also work without a key.")
+            f"`{var}` is not set: the teacher's jobs will not run without it. Keep the key in this machine's "
+            f"keyring (below the form), or export it before starting the app (`export {var}=...`)."
         )
+
+
+def _keep_in_keyring(var: str) -> None:
+    """The key typed once, kept in the OS keyring under the variable's name (never in the project)."""
+    from slmops_engine.errors import SlmopsError
+    from slmops_engine.keystore import store_key
+
+    with st.popover(f"Keep {var} in the keyring", icon=":material/key:"):
+        value = st.text_input(f"{var}", type="password", key=f"keyring_value_{var}")
+        if st.button("Keep it", key=f"keyring_keep_{var}", disabled=not value):
+            try:
+                store_key(var, value)
+            except SlmopsError as exc:
+                st.error(f"{exc.message}. {exc.hint}")
+            else:
+                st.session_state.pop(f"keyring_value_{var}", None)
+                st.rerun()
 
 
 def _fields(provider: Provider, saved: TeacherConfig | None, key: str) -> dict[str, Any]:
@@ -89,7 +108,7 @@ def _fields(provider: Provider, saved: TeacherConfig | None, key: str) -> dict[s
             key=f"{key}_key_env",
         ).strip()
         values["api_key_env"] = var or None
-        _key_status(var, preset)
+        _key_status(var, provider)
     values["system_prompt"] = st.text_area(
         LABELS["system_prompt"],
         value=saved.system_prompt if saved else "",
@@ -138,6 +157,9 @@ def teacher_form(project: Project) -> None:
         with st.container(horizontal=True):
             save = st.form_submit_button("Save teacher", type="primary", icon=":material/save:")
             test = st.form_submit_button("Test connection", icon=":material/network_check:")
+    var = values.get("api_key_env")
+    if var and not key_available(var) and not key_optional(provider, var):
+        _keep_in_keyring(var)
     if not (save or test):
         return
     try:

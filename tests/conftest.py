@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["SLMOPS_STAGE_PLUGINS"] = "tests.support.stages"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may reach a model hub
+# No keyring unless a test sets one up (tests/test_keys.py keeps keys in a file under its own tmp_path).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

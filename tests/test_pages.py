@@ -304,7 +304,8 @@ def test_invalid_teacher_settings_are_explained_not_saved() -> None:
     no_exception(at)
     shown = texts(at)
     assert "Please fix these settings" in shown
-    assert "Name of the API key variable: use only letters, digits and underscores" in shown
+    # a key typed where its variable's name belongs is refused in so many words
+    assert "Name of the API key variable: this looks like the key itself: give the name of the variable" in shown
     assert projects.get_project(p.id).teacher is None
     at.text_input(key=f"{key}_key_env").input("")
     at.button(key=f"FormSubmitter:{key}-Save teacher").click().run()
@@ -506,3 +507,23 @@ def test_run_the_rest_from_home_queues_the_chain_with_the_demo_pair(tiny_model_d
     no_exception(at)
     assert any("pipeline file" in b.proto.label for b in at.get("download_button"))
     assert "See the result on the Evaluate page" in [link.proto.label for link in at.get("page_link")]
+
+
+def test_a_named_key_that_is_nowhere_is_flagged_and_can_be_kept_in_the_keyring(monkeypatch) -> None:
+    monkeypatch.delenv("MY_ENDPOINT_KEY", raising=False)
+    p = projects.create_project("keyed")
+    at = open_app("pages/models.py", p.id)
+    at.selectbox(key=f"teacher_provider_{p.id}").select(Provider.openai_compatible).run()
+    key = f"teacher_{p.id}_openai_compatible"
+    at.text_input(key=f"{key}_key_env").input("MY_ENDPOINT_KEY")
+    at.button(key=f"FormSubmitter:{key}-Save teacher").click().run()
+    no_exception(at)
+    shown = texts(at)
+    assert "`MY_ENDPOINT_KEY` is not set: the teacher's jobs will not run without it" in shown
+    # this machine has no keyring (tests/conftest.py): keeping the key says what to do instead
+    at.text_input(key="keyring_value_MY_ENDPOINT_KEY").input("k-0123456789abcdef").run()
+    at.button(key="keyring_keep_MY_ENDPOINT_KEY").click().run()
+    no_exception(at)
+    shown = texts(at)
+    assert "This machine has no keyring to keep MY_ENDPOINT_KEY in" in shown and "export MY_ENDPOINT_KEY" in shown
+    assert "k-0123456789abcdef" not in shown

@@ -18,6 +18,7 @@ from . import (
     data_commands,
     eval_commands,
     finetune_commands,
+    keys_commands,
     pipeline_commands,
     serve_commands,
     synth_commands,
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_commands.add_parser(sub)
     eval_commands.add_parser(sub)
     pipeline_commands.add_parser(sub)
+    keys_commands.add_parser(sub)
     return p
 
 

@@ -1,0 +1,56 @@
+"""API keys in the OS keyring, under the name of the variable a teacher names: the place the dashboard and the
+command line put a key the operator types (or has exported), and where a worker looks when its environment lacks
+it. A worker started before the key was exported then still finds it. The value never goes to the database, a job's
+settings, a log or a page."""
+
+from __future__ import annotations
+
+from .errors import ConfigError
+
+SERVICE = "slmops-studio"
+
+
+def get_key(name: str) -> str | None:
+    """The key stored under ``name``; None when there is none or this machine has no keyring."""
+    try:
+        import keyring
+
+        return keyring.get_password(SERVICE, name)
+    except Exception:  # noqa: BLE001 - no keyring backend on this machine is normal (headless Linux)
+        return None
+
+
+def _no_keyring(name: str, exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"This machine has no keyring to keep {name} in ({type(exc).__name__})",
+        f"Export it where the app and its jobs start instead (`export {name}=...` before `streamlit run app.py` or "
+        "`slmops worker`), or install a keyring backend (a desktop session has one; headless: `pip install "
+        "keyrings.alt`).",
+    )
+
+
+def store_key(name: str, value: str) -> None:
+    """Keep ``value`` in the keyring under ``name``; ConfigError when there is no keyring."""
+    from .teachers import looks_like_a_key
+
+    if looks_like_a_key(name) or not name.replace("_", "").isalnum():
+        raise ConfigError("That is not a variable name", "Give the name the key is kept under, e.g. OPENAI_API_KEY.")
+    if not value.strip():
+        raise ConfigError(f"No key given for {name}", "Paste the key itself; it is kept in the keyring only.")
+    try:
+        import keyring
+
+        keyring.set_password(SERVICE, name, value.strip())
+    except Exception as exc:  # noqa: BLE001 - every backend failure becomes the same plain message
+        raise _no_keyring(name, exc) from exc
+
+
+def delete_key(name: str) -> bool:
+    """Forget the key kept under ``name``; False when none was kept."""
+    try:
+        import keyring
+
+        keyring.delete_password(SERVICE, name)
+        return True
+    except Exception:  # noqa: BLE001 - nothing kept, or no keyring: nothing to forget either way
+        return False
