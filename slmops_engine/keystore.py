@@ -5,17 +5,33 @@ settings, a log or a page."""
 
 from __future__ import annotations
 
+import os
+
 from .errors import ConfigError
 
 SERVICE = "slmops-studio"
+# Backends that keep keys in a plain file (keyrings.alt) or nowhere: used only when the operator names one in
+# PYTHON_KEYRING_BACKEND, never picked by default — a key must not land on disk unasked.
+NOT_A_KEYRING = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
+
+
+class NoKeyring(RuntimeError):
+    pass
+
+
+def _keyring():
+    import keyring
+
+    backend = keyring.get_keyring()
+    if not os.environ.get("PYTHON_KEYRING_BACKEND") and type(backend).__module__.startswith(NOT_A_KEYRING):
+        raise NoKeyring(type(backend).__name__)
+    return backend
 
 
 def get_key(name: str) -> str | None:
     """The key stored under ``name``; None when there is none or this machine has no keyring."""
     try:
-        import keyring
-
-        return keyring.get_password(SERVICE, name)
+        return _keyring().get_password(SERVICE, name)
     except Exception:  # noqa: BLE001 - no keyring backend on this machine is normal (headless Linux)
         return None
 
@@ -24,8 +40,8 @@ def _no_keyring(name: str, exc: Exception) -> ConfigError:
     return ConfigError(
         f"This machine has no keyring to keep {name} in ({type(exc).__name__})",
         f"Export it where the app and its jobs start instead (`export {name}=...` before `streamlit run app.py` or "
-        "`slmops worker`), or install a keyring backend (a desktop session has one; headless: `pip install "
-        "keyrings.alt`).",
+        "`slmops worker`), or name a keyring backend in PYTHON_KEYRING_BACKEND (a desktop session has one already; "
+        "a backend that keeps keys in a plain file is never chosen by default).",
     )
 
 
@@ -38,9 +54,7 @@ def store_key(name: str, value: str) -> None:
     if not value.strip():
         raise ConfigError(f"No key given for {name}", "Paste the key itself; it is kept in the keyring only.")
     try:
-        import keyring
-
-        keyring.set_password(SERVICE, name, value.strip())
+        _keyring().set_password(SERVICE, name, value.strip())
     except Exception as exc:  # noqa: BLE001 - every backend failure becomes the same plain message
         raise _no_keyring(name, exc) from exc
 
@@ -48,9 +62,7 @@ def store_key(name: str, value: str) -> None:
 def delete_key(name: str) -> bool:
     """Forget the key kept under ``name``; False when none was kept."""
     try:
-        import keyring
-
-        keyring.delete_password(SERVICE, name)
+        _keyring().delete_password(SERVICE, name)
         return True
     except Exception:  # noqa: BLE001 - nothing kept, or no keyring: nothing to forget either way
         return False

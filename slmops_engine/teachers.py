@@ -227,7 +227,16 @@ def _reach_hint(cfg: TeacherConfig) -> str:
 
 
 def endpoint_error(exc: Exception, cfg: TeacherConfig) -> EndpointError:
-    """Translate an openai exception into a plain-language label and hint."""
+    """Translate an openai exception into a plain-language label and hint, with any known key blanked out (an
+    endpoint may repeat the key in its error)."""
+    from .secrets import redact
+
+    err = _endpoint_error(exc, cfg)
+    names = (cfg.api_key_env,) if cfg.api_key_env else ()
+    return EndpointError(redact(err.message, names) or "", redact(err.hint, names) or "")
+
+
+def _endpoint_error(exc: Exception, cfg: TeacherConfig) -> EndpointError:
     import openai
 
     where = cfg.base_url

@@ -128,3 +128,10 @@ def test_a_key_typed_where_its_variable_name_belongs_is_refused(typed):
         TeacherConfig(provider=Provider.openai, base_url="https://x", model="m", api_key_env=typed)
     for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "MY_TEACHER_KEY", "HF_TOKEN", "GroqKey"):
         assert TeacherConfig(provider=Provider.openai, base_url="https://x", model="m", api_key_env=name)
+
+
+def test_a_key_repeated_in_an_endpoint_error_is_not_shown(teacher_server, monkeypatch):
+    monkeypatch.setenv("MY_TEACHER_KEY", "sk-echo-0a1b2c3d4e5f6a7b")
+    teacher_server.behaviour = Behaviour(status=400, echo_key=True)
+    res = check_connection(_cfg(teacher_server, api_key_env="MY_TEACHER_KEY"))
+    assert not res.ok and "sk-echo-0a1b2c3d4e5f6a7b" not in f"{res.message} {res.hint}" and "***" in res.hint
