@@ -96,9 +96,9 @@ def _precisions(k: str, has_cuda: bool) -> list[str]:
     return picked
 
 
-def _int4_options(k: str, source: ModelVariant) -> dict:
+def _int4_options(k: str, source: ModelVariant, with_adapters: bool) -> dict:
     route = grid_route(source)
-    four_bit = not isinstance(route, str)
+    four_bit = not isinstance(route, str) and not with_adapters  # switchable adapters: round to nearest
     if four_bit:
         st.info(
             f"{route.describe()}. **Grid** rounding (the default here) keeps them instead of rounding them a second "
@@ -234,7 +234,7 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
     picked = _precisions(k, has_cuda)
     common: dict = {"adapter_ids": adapter_ids}
     if "int4" in picked:
-        common |= _int4_options(k, source)
+        common |= _int4_options(k, source, bool(adapter_ids))
     if adapter_ids:
         common |= {"check_dataset_id": None}
     else:
@@ -256,7 +256,7 @@ def run_settings(project: Project, source: ModelVariant, datasets: list[Dataset]
             help=_help("verify_prompt"),
         )
     routes = common.pop("int4_routes", [{}])
-    if common.get("int4_block_size", 32) != 32 or common.get("int4_symmetric") is False:
+    if common.get("int4_block_size", 32) != 32 or common.get("int4_symmetric") is False or adapter_ids:
         routes = [r for r in routes if r.get("int4_method") != "grid"] or [{}]  # grid stores the plain layout
     try:
         return [

@@ -58,3 +58,13 @@ def test_the_recommendation_names_the_route():
         "ONNX int4 (block offsets kept) keeps 98% of quality at 19% of the size — recommended for this machine."
     )
     assert recommend(rows[:1]).startswith("No conversion keeps 97% of the quality; ONNX int4 (round to nearest)")
+
+
+def test_switchable_adapters_are_served_with_round_to_nearest():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="grid route converts one model"):
+        ConvertConfig(variant_id=1, int4_method="grid", adapter_ids=[2])
+    auto = ConvertConfig(variant_id=1, int4_method="auto", adapter_ids=[2])
+    assert auto.resolved(grid_fits=True).int4_method == "rtn"

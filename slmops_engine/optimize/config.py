@@ -72,11 +72,13 @@ class ConvertConfig(StageConfig):
         """'auto' made concrete: grid for a model it fits (and the plain layout), else round to nearest."""
         if self.int4_method != "auto":
             return self
-        plain_layout = self.int4_block_size == 32 and self.int4_symmetric
+        plain_layout = self.int4_block_size == 32 and self.int4_symmetric and not self.adapter_ids
         return self.model_copy(update={"int4_method": "grid" if grid_fits and plain_layout else "rtn"})
 
     @model_validator(mode="after")
     def _grid_needs_the_plain_layout(self) -> ConvertConfig:
         if self.int4_method == "grid" and (self.int4_block_size != 32 or not self.int4_symmetric):
             raise ValueError("the grid route stores blocks of 32 from the symmetric build: keep those two defaults")
+        if self.int4_method == "grid" and self.adapter_ids:
+            raise ValueError("the grid route converts one model: serve switchable adapters with round to nearest")
         return self
