@@ -19,7 +19,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from common import PROMPTS, bench_model, decode_args, import_variant, write_results  # noqa: E402
+from common import (  # noqa: E402 - common.py sits next to this script
+    PROMPTS,
+    bench_model,
+    decode_args,
+    import_variant,
+    interleaved_tokens_per_s,
+    write_results,
+)
 
 NEW_TOKENS = 32
 ROUNDS = 3  # settings alternate within each round; the median of the rounds is reported
@@ -46,36 +53,16 @@ def settings(cores: int) -> dict[str, dict]:
 
 
 def with_options(model: Path, options: dict, where: Path) -> Path:
+    from slmops_engine.optimize.builder import apply_session_options
+
     dst = where / f"m{len(list(where.iterdir()))}"
     shutil.copytree(model, dst, copy_function=os.link)
     path = dst / "genai_config.json"
     genai = json.loads(path.read_text())
     path.unlink()  # a hard link: never write through into the model
-    session = genai["model"]["decoder"].setdefault("session_options", {})
-    for key in ("intra_op_num_threads", "session.intra_op.allow_spinning"):
-        session.pop(key, None)
-    session.update(options)
+    apply_session_options(genai, options)
     path.write_text(json.dumps(genai))
     return dst
-
-
-def tokens_per_s(path: Path, prompts: list[list[int]]) -> float:
-    import onnxruntime_genai as og
-
-    model = og.Model(str(path))
-    n = secs = 0.0
-    for i, prompt in enumerate([prompts[0], *prompts]):  # the first one warms up
-        params = og.GeneratorParams(model)
-        length = len(prompt) + NEW_TOKENS
-        params.set_search_options(max_length=length, min_length=length, do_sample=False)
-        t0 = time.perf_counter()
-        gen = og.Generator(model, params)
-        gen.append_tokens(prompt)
-        while not gen.is_done():
-            gen.generate_next_token()
-        if i:
-            n, secs = n + len(gen.get_sequence(0)) - len(prompt), secs + time.perf_counter() - t0
-    return round(n / secs, 1)
 
 
 def main() -> int:
@@ -110,7 +97,9 @@ def main() -> int:
         try:
             for r in range(ROUNDS):
                 for name, path in copies.items():
-                    speeds[name][situation].append(tokens_per_s(path, prompts))
+                    # one model at a time (its own warm-up), the settings alternating within each round
+                    speed = interleaved_tokens_per_s({name: path}, prompts, NEW_TOKENS, rounds=1)[name]
+                    speeds[name][situation].append(speed)
                 print(situation, r, {k: v[situation][-1] for k, v in speeds.items()}, flush=True)
         finally:
             if busy:

@@ -22,37 +22,41 @@ def key_names(config: dict | None) -> tuple[str, ...]:
 def known_secrets(names: tuple[str, ...] = ()) -> list[str]:
     """The values of this process's secret-looking variables and of ``names`` (environment or OS keyring),
     longest first."""
-    from .teachers import _keyring_key
+    from .keystore import get_key
 
     values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and v}
     for name in names:
-        values |= {v for v in (os.environ.get(name), _keyring_key(name)) if v}
+        values |= {v for v in (os.environ.get(name), get_key(name)) if v}
     return sorted((v for v in values if len(v) >= MIN_LENGTH), key=len, reverse=True)
 
 
 def redact(text: str | None, names: tuple[str, ...] = ()) -> str | None:
     """``text`` with every known secret replaced by ***."""
-    if not text:
-        return text
-    for secret in known_secrets(names):
+    return _mask(text, known_secrets(names)) if text else text
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
         text = text.replace(secret, MASK)
     return text
 
 
 class RedactingFilter(logging.Filter):
-    """Blanks known secrets out of log records before any handler writes them."""
+    """Blanks known secrets out of log records before any handler writes them. The secrets are worked out once,
+    when the filter is put on (a process's keys do not change while it runs a job): no environment scan or keyring
+    call per log line."""
 
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.names = names
+        self.secrets = known_secrets(names)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message, self.names)
+        clean = _mask(message, self.secrets)
         if clean != message:
             record.msg, record.args = clean, ()
         if record.exc_info and record.exc_text is None and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.names)
+            record.exc_text = _mask(logging.Formatter().formatException(record.exc_info), self.secrets)
         return True
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ConfigError, EndpointError, SlmopsError
+from .keystore import get_key
 
 
 class Provider(str, Enum):
@@ -161,7 +162,7 @@ def api_key(cfg: TeacherConfig) -> str | None:
         return None
     key = os.environ.get(cfg.api_key_env)
     if not key:
-        key = _keyring_key(cfg.api_key_env)
+        key = get_key(cfg.api_key_env)
     if not key and not key_optional(cfg.provider, cfg.api_key_env):
         raise ConfigError(
             f"The environment variable {cfg.api_key_env} is not set",
@@ -181,13 +182,7 @@ def key_optional(provider: Provider, var_name: str | None) -> bool:
 
 def key_available(var_name: str) -> bool:
     """Whether the named variable (or the OS keyring under that name) holds a key; the value is never returned."""
-    return bool(os.environ.get(var_name) or _keyring_key(var_name))
-
-
-def _keyring_key(name: str) -> str | None:
-    from .keystore import get_key
-
-    return get_key(name)
+    return bool(os.environ.get(var_name) or get_key(var_name))
 
 
 def make_client(cfg: TeacherConfig, *, timeout: float = 60.0, max_retries: int = 0, use_async: bool = False):

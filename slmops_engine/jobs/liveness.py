@@ -40,8 +40,9 @@ def died_hint(kind: str, resumable: bool) -> str:
     return CAUSE + DIED_HINTS.get(kind, GENERIC_HINT).format(resume=resume)
 
 
-def _epoch(t: datetime) -> float:
-    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+def _aware(t: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def owner_alive(job: Job) -> bool:
@@ -58,7 +59,7 @@ def owner_alive(job: Job) -> bool:
     except psutil.AccessDenied:
         return True
     started = job.started_at
-    return started is None or created <= _epoch(started) + STARTED_WITHIN.total_seconds()
+    return started is None or created <= _aware(started).timestamp() + STARTED_WITHIN.total_seconds()
 
 
 def reap_gone(jobs: list[Job]) -> list[Job]:
@@ -83,7 +84,3 @@ def reap_gone(jobs: list[Job]) -> list[Job]:
                 job = get_job_row(job.id) or job
         out.append(job)
     return out
-
-
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)

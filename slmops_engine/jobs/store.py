@@ -73,13 +73,9 @@ def active_twin(kind: str, config: dict, *, before: int | None = None) -> Job | 
         if before is not None:
             q = q.where(col(Job.id) < before)
         jobs = list(s.exec(q).all())
-    return next((j for j in reap_gone_active(jobs) if j.config == config), None)
-
-
-def reap_gone_active(jobs: list[Job]) -> list[Job]:
     from .liveness import reap_gone
 
-    return [j for j in reap_gone(jobs) if j.status in ACTIVE_STATUSES]
+    return next((j for j in reap_gone(jobs) if j.status in ACTIVE_STATUSES and j.config == config), None)
 
 
 def get_job_row(job_id: int) -> Job | None:

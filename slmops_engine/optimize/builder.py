@@ -96,11 +96,16 @@ def session_options() -> dict:
     return {"intra_op_num_threads": cpu_threads(), "session.intra_op.allow_spinning": "0"}
 
 
-def apply_session_options(genai: dict) -> dict:
-    """``genai`` (a genai_config.json's content) with this machine's session settings; returns them."""
-    options = session_options()
+THREAD_SETTINGS = ("intra_op_num_threads", "session.intra_op.allow_spinning")
+
+
+def apply_session_options(genai: dict, options: dict | None = None) -> dict:
+    """``genai`` (a genai_config.json's content) with its thread settings replaced by ``options`` (default: this
+    machine's, ``session_options()``); returns them."""
+    options = session_options() if options is None else options
     session = genai["model"]["decoder"].setdefault("session_options", {})
-    session.pop("session.intra_op.allow_spinning", None)
+    for key in THREAD_SETTINGS:
+        session.pop(key, None)
     session.update(options)
     return options
 

@@ -86,10 +86,12 @@ def _folder_size(path: Path) -> int:
 
 def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -> dict:
     src_variant = source_variant(cfg.variant_id)
-    if cfg.precision == "int4" and cfg.int4_method == "auto":
+    route = None  # how the grid route keeps this model, or why it cannot
+    if cfg.precision == "int4" and cfg.int4_method in ("auto", "grid"):
         from .grid_route import grid_route
 
-        cfg = cfg.resolved(grid_fits=not isinstance(grid_route(src_variant), str))
+        route = grid_route(src_variant)
+        cfg = cfg.resolved(grid_fits=not isinstance(route, str))
     src = Path(src_variant.artifact_path)
     from ..model_folder import inspect_model_folder
 
@@ -115,10 +117,8 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         run_builder(cfg, src, staging, cache, log)
     grid_facts: dict = {}
     if cfg.precision == "int4" and cfg.int4_method == "grid":
-        from .grid_route import grid_route
         from .offsets import keep_block_offsets
 
-        route = grid_route(src_variant)
         if isinstance(route, str):
             raise ConfigError("Grid rounding does not fit this model", route + " Use round to nearest (rtn).")
         reporter.progress(0.5, "Storing each block on its own grid")
