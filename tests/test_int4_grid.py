@@ -26,10 +26,10 @@ def _restore(packed, scales, zp, remainder, n, k):
 def _effective(packed, scales, zp_bytes, extension, n, k):
     """The weight a MatMulNBits over [x, x · E] applies to x: its first K rows plus E times the extra rows."""
     width = extension.shape[1]
-    blocks = (k + width) // BLOCK
+    blocks = -(-(k + width) // BLOCK)  # the last block partly filled
     zp = np.stack([zp_bytes.reshape(n, -1) & 0x0F, zp_bytes.reshape(n, -1) >> 4], -1).reshape(n, -1)[:, :blocks]
-    full = ((_codes(packed, n, blocks) - zp[..., None]) * scales.reshape(n, blocks, 1)).reshape(n, k + width)
-    return full[:, :k] + full[:, k:] @ extension.T
+    full = ((_codes(packed, n, blocks) - zp[..., None]) * scales.reshape(n, blocks, 1)).reshape(n, -1)
+    return full[:, :k] + full[:, k : k + width] @ extension.T
 
 
 def _q4_1(rng, n, blocks):
@@ -70,8 +70,8 @@ def test_the_remainder_rides_in_the_same_product_within_a_thirtieth_of_a_step(bl
     n, k = 8, blocks * BLOCK
     w, d = _q4_1(rng, n, blocks)
     packed, scales, zp_bytes, extension = grid_weights(w)
-    width = -(-blocks // BLOCK) * BLOCK
-    assert extension.shape == (k, width) and packed.shape == (n, (k + width) // BLOCK, BLOCK // 2)
+    assert extension.shape == (k, blocks) and packed.shape == (n, blocks + -(-blocks // BLOCK), BLOCK // 2)
+    assert np.allclose(np.ones(k) @ extension, np.ones(blocks))  # one mean per block of x
     err = np.abs(_effective(packed, scales, zp_bytes, extension, n, k) - w)
     assert (err <= d.max(axis=(1, 2))[:, None] / 30 + 1e-6).all(), err.max()
     # a whole-number zero point alone would be off by up to half a step
@@ -88,7 +88,7 @@ def test_a_lora_change_rides_beside_the_4_bit_base():
     b = rng.normal(0, 0.02, (n, r)).astype(np.float32)  # about a fifth of a step per weight: below rounding
     tuned = w + b @ a
     packed, scales, zp_bytes, extension = grid_weights(w, (a, b))
-    assert extension.shape == (k, 2 * BLOCK) and np.array_equal(extension[:, BLOCK : BLOCK + r], a.T)
+    assert extension.shape == (k, BLOCK + k // BLOCK) and np.array_equal(extension[:, :r], a.T)
     err = np.abs(_effective(packed, scales, zp_bytes, extension, n, k) - tuned)
     change = np.abs(b @ a)
     assert err.mean() < 0.1 * change.mean(), (err.mean(), change.mean())

@@ -6,16 +6,19 @@ is rounded a second time. Here each block is stored on its own grid — scale (m
 q = round((w − min) / scale) — so such weights are kept and any other weights are rounded no worse than
 asymmetric round-to-nearest. The fast int4 kernel (MatMulNBits) only takes whole-number zero points, so the block's
 offset is split in two: the nearest whole zero point goes to the kernel, and the remainder R — one number per
-block and output, at most half a step — rides in the same product: the input x is extended by its block sums and
-the weight by R as extra rows, themselves in 4 bits (an error of at most 1/30 of the largest step in the row).
+block and output, at most half a step — rides in the same product: the input x is extended by its block means and
+the weight by 32·R as extra rows, themselves in 4 bits (an error of at most 1/30 of the largest step in the row).
 
 A LoRA fine-tune of such a model (W + s·B·A) keeps its base the same way, and its change rides along too: the
 input is also extended by A·x and the weight by s·B. So the fine-tune is neither rounded back to its base nor
 rounded afresh.
 
-The extension [block sums, A·x] is one small 8-bit product, then a concatenation: two small nodes per product and
-one int4 kernel call. On SmolLM2-135M: 0.92–0.95× the plain int4's decoding speed; adding R back in separate nodes
-ran at 0.77–0.81×.
+The extension costs two small nodes per product and no second int4 kernel call: a pooling node for the block means
+(or, with a LoRA change, one small 8-bit product for A·x and the means), then a concatenation. On SmolLM2-135M
+(bench/int4_routes.py) it decodes at about 0.85× the plain int4's speed: the small nodes' fixed cost, not the
+arithmetic. Whole zero points alone (each block's scale and codes refit by least squares) run as fast as the
+plain int4 but keep no more than it does (0.77 of the perplexity ratio), and keeping the remainder in one kind of
+product only (q/k/v, o, gate/up or down) keeps 0.79–0.83: every product needs it.
 
 It rewrites the builder's int4 model in place: the transformer body's MatMulNBits nodes whose source weight is found
 in the Hugging Face folder (by layer and shape, then checked against what the builder stored); the embedding
@@ -79,16 +82,17 @@ def grid_weights(
     w: np.ndarray, lora: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """w [N, K] (and a LoRA change: A [R, K], s·B [N, R]) → MatMulNBits inputs over the input extended by E:
-    packed codes, scales and packed zero points over K + W rows, and E [K, W], the extension's weights: x's block
-    sums, then A·x, each section in whole blocks."""
+    packed codes, scales and packed zero points over K + W rows, and E [K, W], the extension's weights: A·x in
+    whole blocks (when there is a change), then x's K/32 block means (the last block partly filled)."""
     n, k = w.shape
     packed, scale, zp, remainder = quantize_rows(w)
-    sections = [(block_sums(k, -(-(k // BLOCK) // BLOCK) * BLOCK), _pad(remainder))]
+    sections = []
     if lora is not None:
         a, b = lora
         sections.append((_pad(a).T, _pad(b.T)))
+    sections.append((block_means(k), remainder * BLOCK))
     extension = np.concatenate([e for e, _ in sections], 1)
-    x_packed, x_scale, x_zp = quantize_blocks(np.concatenate([r for _, r in sections]))
+    x_packed, x_scale, x_zp = quantize_blocks(_pad(np.concatenate([r for _, r in sections])))
     return (
         np.concatenate([packed, x_packed], 1),
         np.concatenate([scale, x_scale], 1).reshape(-1),
@@ -110,11 +114,11 @@ def pack_zero_points(zp: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
-def block_sums(k: int, width: int) -> np.ndarray:
-    """The [K, width] matrix whose product with x gives x's sums over blocks of 32 (zeros beyond K/32)."""
-    sums = np.zeros((k, width), np.float32)
-    sums[np.arange(k), np.arange(k) // BLOCK] = 1.0
-    return sums
+def block_means(k: int) -> np.ndarray:
+    """The [K, K/32] matrix whose product with x gives x's means over blocks of 32 (a pooling node in the graph)."""
+    means = np.zeros((k, k // BLOCK), np.float32)
+    means[np.arange(k), np.arange(k) // BLOCK] = 1.0 / BLOCK
+    return means
 
 
 def share_on_grid(src: Path) -> float:
@@ -198,22 +202,26 @@ def _load_source(src: Path) -> dict[str, np.ndarray]:
 
 
 def _extend_input(graph, node, extension: np.ndarray, accuracy: int):
-    """Nodes that feed ``node`` its input followed by the extension's product: x → [x, x · E], E in 8 bits."""
+    """Nodes that feed ``node`` its input followed by the extension: x → [x, A·x, block sums of x].
+
+    Without a LoRA section the sums are one pooling node (the mean of each block; the remainder rows were scaled
+    by 32 to match). With one, A·x and the sums are a single small 8-bit product. Then one concatenation."""
     from onnx import helper, numpy_helper
 
     k, width = extension.shape
-    codes, scales, zp = quantize_blocks(extension, bits=8)
     base = node.name or node.output[0]
-    names = [f"{base}.grid_extension{s}" for s in ("", "_scales", "_zero_points")]
-    for name, value in zip(names, (codes, scales.reshape(-1), zp.reshape(-1)), strict=True):
-        graph.initializer.append(numpy_helper.from_array(value, name))
     x, ext = node.input[0], f"{base}.grid_extension_out"
+    if width == k // BLOCK and np.array_equal(extension, block_means(k)):
+        extend = helper.make_node("AveragePool", [x], [ext], name=ext, kernel_shape=[BLOCK], strides=[BLOCK])
+    else:
+        codes, scales, zp = quantize_blocks(extension, bits=8)
+        names = [f"{base}.grid_extension{s}" for s in ("", "_scales", "_zero_points")]
+        for name, value in zip(names, (codes, scales.reshape(-1), zp.reshape(-1)), strict=True):
+            graph.initializer.append(numpy_helper.from_array(value, name))
+        attrs = {"K": k, "N": width, "bits": 8, "block_size": BLOCK, "accuracy_level": accuracy}
+        extend = helper.make_node("MatMulNBits", [x, *names], [ext], name=ext, domain="com.microsoft", **attrs)
     node.input[0] = f"{base}.grid_input"
-    attrs = {"K": k, "N": width, "bits": 8, "block_size": BLOCK, "accuracy_level": accuracy}
-    return [
-        helper.make_node("MatMulNBits", [x, *names], [ext], name=ext, domain="com.microsoft", **attrs),
-        helper.make_node("Concat", [x, ext], [node.input[0]], name=node.input[0], axis=-1),
-    ]
+    return [extend, helper.make_node("Concat", [x, ext], [node.input[0]], name=node.input[0], axis=-1)]
 
 
 def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adapter: Path | None = None) -> dict:
@@ -271,8 +279,12 @@ def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adap
         inputs[3] = zp_name
         del node.input[:]
         node.input.extend(inputs)
-        next(a for a in node.attribute if a.name == "K").i = k + extension.shape[1]
-        new_nodes[-1:] = [*_extend_input(graph, node, extension, attrs.get("accuracy_level", 4)), node]
+        if extension.shape[1]:
+            next(a for a in node.attribute if a.name == "K").i = k + extension.shape[1]
+            new_nodes[-1:] = [
+                *_extend_input(graph, node, extension, attrs.get("accuracy_level", 4)),
+                node,
+            ]
         rewritten, with_lora = rewritten + 1, with_lora + (change is not None)
     del graph.node[:]
     graph.node.extend(new_nodes)
