@@ -43,6 +43,8 @@ ROUTES = {
     "rtn, output layer int8": {"int4_output_layer": "int8"},
     "k_quant": {"int4_method": "k_quant"},
     "grid (block offsets kept)": {"int4_method": "grid"},
+    "rtn, likely output rows int8": {"int4_output_layer": "int8_likely"},
+    "grid, likely output rows int8": {"int4_method": "grid", "int4_output_layer": "int8_likely"},
     "k_quant, output layer int8": {"int4_method": "k_quant", "int4_output_layer": "int8"},
     "k_quant, output + sensitive layers int8": {
         "int4_method": "k_quant",
@@ -50,6 +52,15 @@ ROUTES = {
         "int4_sensitive_layers": "int8",
     },
 }
+
+
+OFFERED = (
+    PLAIN,
+    "k_quant, output + sensitive layers int8",
+    "grid (block offsets kept)",
+    "rtn, likely output rows int8",
+    "grid, likely output rows int8",
+)
 
 
 def generic_texts(n: int = N_TEXTS) -> list[str]:
@@ -187,6 +198,7 @@ def llamacpp_row(gguf: Path, ids: list[list[int]], prompts: list[list[int]], n_t
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--routes", nargs="*", help="route names to run (default: all)")
+    ap.add_argument("--offered", action="store_true", help="only the plain route and the ones the app offers")
     ap.add_argument("--no-finetune", action="store_true", help="the bundled model only")
     ap.add_argument("--peer", choices=["llamacpp"], help="measure llama.cpp on the bundled GGUF beside the routes")
     args = ap.parse_args()
@@ -226,7 +238,7 @@ def main() -> int:
         made: dict[str, int] = {}
         paths: dict[str, Path] = {}
         for name, options in ROUTES.items():
-            if args.routes and name not in args.routes:
+            if args.routes and name not in args.routes or args.offered and name not in OFFERED:
                 continue
             built = convert(variant_id, options)
             row = {"model": model_name, "route": name, "options": options}

@@ -12,8 +12,8 @@ from slmops_engine.jobs import submit_job
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
 from slmops_engine.optimize.grid_route import grid_route
-from slmops_engine.optimize.routes import route_name, routes_to_compare
-from slmops_engine.optimize.views import has_validation
+from slmops_engine.optimize.routes import GRID, PLAIN, route_name, routes_to_compare
+from slmops_engine.optimize.views import held_out
 from slmops_engine.stages.base import Issue
 from slmops_engine.stages.convert import preflight
 from slmops_engine.sysinfo import system_info
@@ -36,6 +36,7 @@ METHODS: dict[str, str] = {
     "grid": "grid: each block's own offset kept",
 }
 LAYER_BITS: dict[str, str] = {"int4": "int4 (smallest)", "int8": "int8 (keeps more quality)"}
+OUTPUT_BITS: dict[str, str] = {**LAYER_BITS, "int8_likely": "int8 for the likeliest tokens"}
 ACCURACY: dict[int, str] = {
     4: "4 — int8: fastest (recommended)",
     3: "3 — bf16",
@@ -148,24 +149,24 @@ def _routes(k: str, four_bit: bool) -> dict:
     if compare:
         st.caption(f"int4 is converted {len(routes)} times: " + ", ".join(f"**{route_name(r)}**" for r in routes) + ".")
         return {"int4_routes": routes}
-    return _mixed_options(k, "grid" if four_bit else "rtn")  # its default follows the model
+    return _mixed_options(k, GRID if four_bit else PLAIN)  # its defaults follow the model
 
 
-def _mixed_options(k: str, method: str) -> dict:
+def _mixed_options(k: str, defaults: dict) -> dict:
     """How int4 rounds, and which layers stay in int8: quality for size (bench/int4_routes.py measures each)."""
     c1, c2, c3 = st.columns(3)
     return {
         name: col.selectbox(
             LABELS[name],
             list(choices),
-            index=list(choices).index(method) if name == "int4_method" else 0,
+            index=list(choices).index(defaults[name]),
             format_func=choices.__getitem__,
             key=f"{k}_{name}",
             help=_help(name),
         )
         for col, name, choices in (
             (c1, "int4_method", METHODS),
-            (c2, "int4_output_layer", LAYER_BITS),
+            (c2, "int4_output_layer", OUTPUT_BITS),
             (c3, "int4_sensitive_layers", LAYER_BITS),
         )
     }
@@ -175,14 +176,14 @@ def _check_data(k: str, datasets: list[Dataset]) -> dict:
     ids: list[int | None] = [d.id for d in datasets] + [None]
     names = {
         d.id: f"#{d.id} {d.name} · "
-        + (f"{d.info['splits']['validation']} validation examples" if has_validation(d) else "no validation part")
+        + (f"{part[1]} {part[0]} examples" if (part := held_out(d)) else "no held-out part")
         for d in datasets
     }
     names[None] = "Skip the quality check (faster, no recommendation)"
     key = f"{k}_check"
     if key in st.session_state and st.session_state[key] not in ids:
         st.session_state.pop(key)
-    default = 0 if datasets and has_validation(datasets[0]) else len(ids) - 1
+    default = 0 if datasets and held_out(datasets[0]) else len(ids) - 1
     c1, c2 = st.columns([3, 1])
     pick = c1.selectbox(
         LABELS["check_dataset_id"],
@@ -198,8 +199,8 @@ def _check_data(k: str, datasets: list[Dataset]) -> dict:
     )
     if not datasets:
         st.caption("No data with answers in this project yet: the check needs examples with answers (Data page).")
-    elif pick is not None and not has_validation(next(d for d in datasets if d.id == pick)):
-        st.caption("This data has no validation part: the check uses its first examples instead.")
+    elif pick is not None and not held_out(next(d for d in datasets if d.id == pick)):
+        st.caption("This data has no held-out part: the check uses its first training examples instead.")
     return {"check_dataset_id": pick, "check_rows": int(rows)}
 
 

@@ -97,10 +97,10 @@ def test_a_lora_change_rides_beside_the_4_bit_base():
     assert np.abs(fresh - tuned).mean() > 5 * err.mean()
 
 
-def _snap_to_q4_1(src, dst):
+def _snap_to_q4_1(src, dst, embedding: bool = True):
     """A copy of the model whose layer weights lie on a Q4_1 grid, as a GGUF Q4_1 model's do; its embedding (shared
     with the output layer) on the symmetric int4 grid the builder uses, so that only the layers tell the routes
-    apart."""
+    apart (``embedding`` False: left as it was)."""
     import shutil
 
     import torch
@@ -115,7 +115,7 @@ def _snap_to_q4_1(src, dst):
                 lo, hi = b.min(-1, keepdim=True).values, b.max(-1, keepdim=True).values
                 d = (hi - lo) / 15
                 weights[name] = (torch.round((b - lo) / d) * d + lo).reshape(w.shape).to(w.dtype)
-            elif name.endswith("embed_tokens.weight"):
+            elif name.endswith("embed_tokens.weight") and embedding:
                 b = w.float().reshape(w.shape[0], -1, BLOCK)
                 step = b.abs().amax(-1, keepdim=True).clamp(min=1e-4) / 8
                 q = torch.clamp(torch.round(b / step), -7, 7)
@@ -168,7 +168,14 @@ def test_the_grid_route_keeps_a_4_bit_model_far_closer_than_plain_int4(tiny_mode
     gaps = {}
     for method in ("rtn", "auto"):  # auto: the grid route, since the model is 4-bit
         # fp32 arithmetic (level 1): int8 activations would blur both routes alike on a model this small
-        cfg = convert.Config(variant_id=variant.id, precision="int4", int4_method=method, int4_accuracy_level=1)
+        # the output layer as the builder makes it in both (the embedding is on its grid): the layers tell them apart
+        cfg = convert.Config(
+            variant_id=variant.id,
+            precision="int4",
+            int4_method=method,
+            int4_accuracy_level=1,
+            int4_output_layer="int4",
+        )
         result = convert.run(cfg, Reporter(tmp_path / method))
         gaps[method] = _nll_gap(result["path"], src, [int(i) for i in ids])
         if method == "auto":

@@ -13,7 +13,8 @@ from slmops_engine.optimize.views import conversion_labels
 def test_each_route_has_a_plain_name():
     assert route_name({}) == route_name(PLAIN) == "round to nearest"
     assert route_name(MIXED) == "k-quant, output and sensitive layers int8"
-    assert route_name(GRID) == "block offsets kept"
+    assert route_name(GRID) == "block offsets kept, likely output rows int8"
+    assert route_name({"int4_method": "grid"}) == "block offsets kept"
     assert route_name({"int4_block_size": 16, "int4_symmetric": False, "int4_output_layer": "int8"}) == (
         "round to nearest, block 16, asymmetric, output layer int8"
     )
@@ -26,8 +27,13 @@ def test_the_grid_route_is_compared_only_for_a_model_it_fits():
 
 def test_auto_is_grid_where_it_fits_and_the_layout_is_plain():
     cfg = ConvertConfig(variant_id=1, int4_method="auto")
-    assert cfg.resolved(grid_fits=True).int4_method == "grid"
-    assert cfg.resolved(grid_fits=False).int4_method == "rtn"
+    grid = cfg.resolved(grid_fits=True)
+    assert (grid.int4_method, grid.int4_output_layer) == ("grid", "int8_likely")  # the likeliest output rows too
+    plain = cfg.resolved(grid_fits=False)
+    assert (plain.int4_method, plain.int4_output_layer) == ("rtn", "int4")
+    for layer in ("int4", "int8"):  # an output layer asked for is kept
+        asked = ConvertConfig(variant_id=1, int4_method="auto", int4_output_layer=layer).resolved(grid_fits=True)
+        assert asked.int4_output_layer == layer
     blocks_of_16 = ConvertConfig(variant_id=1, int4_method="auto", int4_block_size=16)
     assert blocks_of_16.resolved(grid_fits=True).int4_method == "rtn"  # grid stores blocks of 32
     assert ConvertConfig(variant_id=1, int4_method="k_quant").resolved(grid_fits=True).int4_method == "k_quant"
@@ -40,7 +46,8 @@ def _conversion(i: int, precision: str, **config) -> ModelVariant:
 def test_conversions_are_labelled_by_route_then_by_id():
     one = conversion_labels([_conversion(1, "int4", **PLAIN), _conversion(2, "int8")])
     assert one == {1: "ONNX int4", 2: "ONNX int8"}  # a single plain int4 needs no route name
-    routes = [_conversion(1, "int4", **PLAIN), _conversion(2, "int4", **GRID), _conversion(3, "int4", **GRID)]
+    grid = {"int4_method": "grid"}
+    routes = [_conversion(1, "int4", **PLAIN), _conversion(2, "int4", **grid), _conversion(3, "int4", **grid)]
     assert conversion_labels(routes) == {
         1: "ONNX int4 (round to nearest)",
         2: "ONNX int4 (block offsets kept) · #2",

@@ -20,7 +20,13 @@ def add_parser(sub) -> None:
         default="auto",
         help="int4 rounding: auto keeps a 4-bit model's blocks (grid) where that fits, else round to nearest",
     )
-    p.add_argument("--output-layer", choices=["int4", "int8"], default="int4", help="int4 output layer precision")
+    p.add_argument(
+        "--output-layer",
+        choices=["auto", "int4", "int8", "int8_likely"],
+        default="auto",
+        help="int4 output layer precision (int8_likely: the likeliest tokens' rows in int8 as well; auto: "
+        "int8_likely with grid rounding, else int4)",
+    )
     p.add_argument("--sensitive-layers", choices=["int4", "int8"], default="int4", help="int4: llama.cpp's mixed")
     p.add_argument(
         "--adapters",

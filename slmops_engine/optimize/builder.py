@@ -50,11 +50,20 @@ def builder_command(cfg: ConvertConfig, src: Path, out: Path, cache: Path, extra
             # The builder's own default is RTN too, but its int8 output layer is only wired to the embedding it
             # shares when the method is named.
             options["algo_config"] = "k_quant" if cfg.int4_method == "k_quant" else "rtn"
-    if "adapter_path" not in options:  # one fused gate/up MatMul: same outputs, a few % faster (not with LoRA)
+    if "adapter_path" not in options and not _prequantized(src):
+        # one fused gate/up MatMul: same outputs, a few % faster (not with LoRA; the builder cannot fuse the
+        # quantized gate/up of a GPTQ / AWQ / Olive model)
         options["fuse_mlp_gate_up"] = "true"
     if options:
         cmd += ["--extra_options", *(f"{k}={v}" for k, v in options.items())]
     return cmd
+
+
+def _prequantized(src: Path) -> bool:
+    try:
+        return "quantization_config" in json.loads((Path(src) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
 
 
 def run_builder(

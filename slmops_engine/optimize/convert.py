@@ -79,6 +79,24 @@ def _grid_issues(src: ModelVariant) -> list[Issue]:
     ]
 
 
+def trained_on(v: ModelVariant) -> list[str]:
+    """The examples a fine-tune learned from (the train part of its dataset), as plain texts; none for a base model
+    or when that data is gone."""
+    from ..data.store import load_dataset_dict
+    from ..errors import SlmopsError
+
+    dataset_id = (v.config or {}).get("dataset_id") if v.stage == "finetune" else None
+    if dataset_id is None:
+        return []
+    try:
+        parts = load_dataset_dict(int(dataset_id))
+    except SlmopsError:
+        return []
+    if "train" not in parts:
+        return []
+    return [" ".join(str(r.get(c) or "") for c in ("system", "prompt", "response")) for r in parts["train"]]
+
+
 def _folder_size(path: Path) -> int:
     """The base model's files (adapter files are counted on their own)."""
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
@@ -91,7 +109,7 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         from .grid_route import grid_route
 
         route = grid_route(src_variant)
-        cfg = cfg.resolved(grid_fits=not isinstance(route, str))
+    cfg = cfg.resolved(grid_fits=route is not None and not isinstance(route, str))
     src = Path(src_variant.artifact_path)
     from ..model_folder import inspect_model_folder
 
@@ -127,6 +145,11 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
             raise ModelLoadError(
                 "The grid route found none of the model's layers", "Use round to nearest (rtn) for this model."
             )
+    if cfg.precision == "int4" and cfg.int4_output_layer == "int8_likely":
+        from .output_rows import keep_output_rows, likely_tokens
+
+        reporter.progress(0.6, "Keeping the likely tokens' output rows in 8 bits")
+        grid_facts |= keep_output_rows(staging, src, likely_tokens(src, trained_on(src_variant)))
     build_s = time.perf_counter() - t0
     reporter.progress(0.7, "Checking the converted model")
     facts = verify_outputs(staging, src) | grid_facts

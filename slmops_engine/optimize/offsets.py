@@ -132,7 +132,7 @@ def share_on_grid(src: Path) -> float:
 
 @lru_cache(maxsize=16)
 def _share_on_grid(src: str, stamp: tuple, sample_rows: int = 64) -> float:
-    weights = _load_source(Path(src))
+    weights = load_source(Path(src))
     on = total = 0
     for name, w in weights.items():
         if "layers." not in name or w.ndim != 2 or w.shape[1] % BLOCK:
@@ -187,7 +187,7 @@ def _stacked(weights: dict[str, np.ndarray], layer: int, modules: list[str]) -> 
     return np.concatenate([weights[f"model.layers.{layer}.{m}.weight"] for m in modules])
 
 
-def _load_source(src: Path) -> dict[str, np.ndarray]:
+def load_source(src: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
     weights: dict[str, np.ndarray] = {}
@@ -224,6 +224,16 @@ def _extend_input(graph, node, extension: np.ndarray, accuracy: int):
     return [extend, helper.make_node("Concat", [x, ext], [node.input[0]], name=node.input[0], axis=-1)]
 
 
+def save_in_place(model, onnx_dir: Path) -> None:
+    """Write a model loaded whole into memory back over model.onnx and its one data file."""
+    import onnx
+
+    path, data = onnx_dir / "model.onnx", onnx_dir / "model.onnx.data"
+    for f in (path, data):  # onnx appends to a data file that exists
+        f.unlink(missing_ok=True)
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name)
+
+
 def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adapter: Path | None = None) -> dict:
     """Rewrite the body of the builder's int4 model in ``onnx_dir`` from the weights in ``src``; returns counts.
 
@@ -238,8 +248,8 @@ def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adap
     model = onnx.load(str(path), load_external_data=True)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    weights = _load_source(src)
-    base_weights = _load_source(base) if base else weights
+    weights = load_source(src)
+    base_weights = load_source(base) if base else weights
     lora = load_lora(adapter) if adapter else None
     new_nodes, rewritten, skipped, with_lora = [], 0, 0, 0
     for node in list(graph.node):
@@ -288,8 +298,5 @@ def keep_block_offsets(onnx_dir: Path, src: Path, base: Path | None = None, adap
         rewritten, with_lora = rewritten + 1, with_lora + (change is not None)
     del graph.node[:]
     graph.node.extend(new_nodes)
-    data = onnx_dir / "model.onnx.data"
-    for f in (path, data):  # everything is in memory now; onnx appends to a data file that exists
-        f.unlink(missing_ok=True)
-    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name)
+    save_in_place(model, onnx_dir)
     return {"grid_nodes": rewritten, "grid_skipped": skipped, "grid_lora_nodes": with_lora}

@@ -18,7 +18,7 @@ METHOD_NAMES = {
 # that is 4-bit already, the grid route (0.93 at 0.18).
 PLAIN = {"int4_method": "rtn", "int4_output_layer": "int4", "int4_sensitive_layers": "int4"}
 MIXED = {"int4_method": "k_quant", "int4_output_layer": "int8", "int4_sensitive_layers": "int8"}
-GRID = {"int4_method": "grid", "int4_output_layer": "int4", "int4_sensitive_layers": "int4"}
+GRID = {"int4_method": "grid", "int4_output_layer": "int8_likely", "int4_sensitive_layers": "int4"}
 
 
 def route_name(config: dict) -> str:
@@ -32,6 +32,8 @@ def route_name(config: dict) -> str:
     int8 = [name for name, key in layers if config.get(key) == "int8"]
     if int8:
         parts.append(f"{' and '.join(int8)} layer{'s' if len(int8) > 1 else ''} int8")
+    if config.get("int4_output_layer") == "int8_likely":
+        parts.append("likely output rows int8")
     return ", ".join(parts)
 
 

@@ -20,14 +20,16 @@ def convertible(variants: Iterable[ModelVariant]) -> list[ModelVariant]:
     return sorted(rows, key=lambda v: (CONVERTIBLE_STAGES.index(v.stage), -(v.id or 0)))
 
 
-def has_validation(ds: Dataset) -> bool:
-    return int(ds.info.get("splits", {}).get("validation", 0)) > 0
+def held_out(ds: Dataset) -> tuple[str, int] | None:
+    """The part the quick check reads (validation, else test) and its size; None when there is only train."""
+    splits = ds.info.get("splits", {})
+    return next(((p, int(splits[p])) for p in ("validation", "test") if int(splits.get(p, 0)) > 0), None)
 
 
 def check_datasets(datasets: Iterable[Dataset]) -> list[Dataset]:
-    """Datasets with answers to check against: those with a validation part first, newest first within each."""
+    """Datasets with answers to check against: those with a held-out part first, newest first within each."""
     rows = [d for d in datasets if d.info.get("has_responses")]
-    return sorted(rows, key=lambda d: (not has_validation(d), -(d.id or 0)))
+    return sorted(rows, key=lambda d: (held_out(d) is None, -(d.id or 0)))
 
 
 def convert_jobs(project_id: int, source_id: int, limit: int = 50) -> list[Job]:
