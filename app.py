@@ -5,6 +5,7 @@ Run with `make run` (or `streamlit run app.py`). Pages live in pages/ and only r
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -16,7 +17,10 @@ from slmops_ui.jobs import job_monitor
 from slmops_ui.nav import build_navigation, frame
 from slmops_ui.project import project_selector
 
-st.set_page_config(page_title="SLMOps Studio", page_icon=":material/school:", layout="wide")
+ICON = "slmops_ui/assets/favicon.png"
+
+# The icon is a file the app serves itself: a ":material/…:" page icon is fetched from a Google host on every load.
+st.set_page_config(page_title="SLMOps Studio", page_icon=str(Path(__file__).parent / ICON), layout="wide")
 
 
 @st.cache_resource(show_spinner=False)

@@ -42,8 +42,8 @@ ROUTES = {
     "rtn, block 16": {"int4_block_size": 16},
     "rtn, output layer int8": {"int4_output_layer": "int8"},
     "k_quant": {"int4_method": "k_quant"},
-    "grid (block offsets kept)": {"int4_method": "grid"},
-    "rtn, likely output rows int8": {"int4_output_layer": "int8_likely"},
+    "grid (block offsets kept)": {"int4_method": "grid", "int4_output_layer": "int4"},
+    "rtn, likely output rows int8": {"int4_method": "rtn", "int4_output_layer": "int8_likely"},
     "grid, likely output rows int8": {"int4_method": "grid", "int4_output_layer": "int8_likely"},
     "k_quant, output layer int8": {"int4_method": "k_quant", "int4_output_layer": "int8"},
     "k_quant, output + sensitive layers int8": {

@@ -33,8 +33,23 @@ k = f"chat_{project.id}"
 c1, c2 = st.columns([3, 1])
 with c1:
     targets = [pick_target(running, multi, f"{k}_a", "Talk to")]
-compare = c2.toggle("Compare", key=f"{k}_compare", help="Send each message to a second model (or adapter) too.")
-if compare:
+can_compare = len(running) > 1 or bool(multi)  # two deployments, or one model's adapters side by side
+compare = c2.toggle(
+    "Compare",
+    key=f"{k}_compare",
+    disabled=not can_compare,
+    help="Send each message to a second model (or adapter) too."
+    if can_compare
+    else "Needs a second running deployment (or a model with adapters) to compare with.",
+)
+if not can_compare:
+    with c1:
+        st.caption(
+            ":material/compare_arrows: To compare, deploy a second model — the base student beside the fine-tuned "
+            "one, or two int4 routes."
+        )
+        link_to("deploy", "Deploy another model")
+if compare and can_compare:
     with c1:
         other = pick_target(running, multi, f"{k}_b", "Compare with", second=True)
     if other.key == targets[0].key:

@@ -13,7 +13,7 @@ from slmops_engine.projects import student_folder
 from slmops_ui import data_import, data_view
 from slmops_ui.feedback import show_error, show_flash
 from slmops_ui.format import ago
-from slmops_ui.nav import ensure_frame
+from slmops_ui.nav import ensure_frame, link_to
 from slmops_ui.project import require_project
 
 ensure_frame()
@@ -107,3 +107,4 @@ with tab_datasets:
         data_view.export_panel(ds)
     except SlmopsError as exc:
         show_error(exc)
+link_to("distill", "Next: let the teacher answer on Distill")  # reached once there is a dataset

@@ -11,7 +11,7 @@ from slmops_engine.synth.views import prompt_datasets
 from slmops_ui import distill_live, distill_review, distill_settings
 from slmops_ui.feedback import show_flash
 from slmops_ui.launch import next_run_settings
-from slmops_ui.nav import ensure_frame, page_for
+from slmops_ui.nav import ensure_frame, link_to, page_for
 from slmops_ui.project import require_project
 
 ensure_frame()
@@ -53,3 +53,5 @@ with review:
         "click an answer to correct it. Flags point at answers that may be wrong."
     )
     distill_review.review_panel(project, datasets)
+if any(d.stage == "review" for d in list_datasets(project.id)):  # read again: a review may have just been saved
+    link_to("finetune", "Next: fine-tune the student on the reviewed answers")

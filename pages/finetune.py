@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.data import list_datasets
+from slmops_engine.finetune.variants import list_variants
 from slmops_engine.finetune.views import trainable_datasets
 from slmops_engine.overview import latest_job
 from slmops_engine.projects import project_student, project_teacher, student_folder
@@ -68,3 +69,5 @@ with train_tab:
 
 with results_tab:
     finetune_results.results_panel(project)
+if list_variants(project.id, stage="finetune"):
+    link_to("optimize", "Next: make it small and fast on Optimize")

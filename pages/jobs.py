@@ -7,6 +7,7 @@ import streamlit as st
 from slmops_engine.models import JobStatus
 from slmops_engine.overview import jobs_for_project
 from slmops_ui.jobs import job_card
+from slmops_ui.live import follow
 from slmops_ui.nav import ensure_frame
 from slmops_ui.project import current_project
 
@@ -23,9 +24,8 @@ st.caption(
 )
 
 
-@st.fragment(run_every="2s")
 def job_list(project_id: int | None) -> None:
-    """All jobs of the project, newest first, refreshed from the database every 2 s."""
+    """All jobs of the project, newest first, from the database."""
     jobs = jobs_for_project(project_id, limit=LIMIT)
     if not jobs:
         st.info("No jobs yet. Jobs appear here when you prepare a model or start a stage.")
@@ -40,4 +40,5 @@ def job_list(project_id: int | None) -> None:
         st.caption(f"Showing the {LIMIT} most recent jobs.")
 
 
-job_list(project.id if project else None)
+pid = project.id if project else None
+follow(lambda: job_list(pid), lambda: any(not j.status.finished for j in jobs_for_project(pid, limit=LIMIT)))

@@ -8,7 +8,7 @@ from slmops_engine.projects import project_student, project_teacher
 from slmops_engine.teachers import PRESETS, Provider
 from slmops_ui.demo import demo_pair
 from slmops_ui.feedback import show_flash
-from slmops_ui.nav import ensure_frame
+from slmops_ui.nav import ensure_frame, link_to
 from slmops_ui.project import require_project
 from slmops_ui.student_picker import student_picker
 from slmops_ui.teacher_form import teacher_form
@@ -48,3 +48,5 @@ with teacher_tab:
     teacher_form(project)
 with student_tab:
     student_picker(project)
+if project_teacher(project) and project_student(project):  # read again: a choice above may have just been saved
+    link_to("data", "Next: bring your examples on Data")

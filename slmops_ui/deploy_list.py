@@ -14,6 +14,7 @@ from slmops_engine.serving.deployments import events, list_deployments, remove, 
 
 from .feedback import flash, show_error, show_failure
 from .format import ago
+from .live import follow
 
 BADGE = {
     DeploymentStatus.deploying: ("Starting", "blue", ":material/hourglass_top:"),
@@ -104,8 +105,13 @@ def _card(d: Deployment) -> None:
             _chart(d)
 
 
-@st.fragment(run_every="2s")
 def deployments_panel(project_id: int) -> None:
+    """Live while a deployment is being placed or stopped; drawn once otherwise."""
+    moving = (DeploymentStatus.deploying, DeploymentStatus.stopping)
+    follow(lambda: _deployments(project_id), lambda: any(d.status in moving for d in list_deployments(project_id)))
+
+
+def _deployments(project_id: int) -> None:
     rows = list_deployments(project_id)
     st.subheader("Deployments")
     if not rows:

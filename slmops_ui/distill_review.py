@@ -11,7 +11,7 @@ import streamlit as st
 
 from slmops_engine.errors import SlmopsError
 from slmops_engine.models import Dataset, Project
-from slmops_engine.synth.review import review_rows, save_review
+from slmops_engine.synth.review import review_rows, reviewed_name, save_review
 from slmops_engine.synth.views import (
     FLAG_HELP,
     FLAG_LABELS,
@@ -203,7 +203,7 @@ def _save(ds: Dataset, rows: list[dict], dec) -> None:
     )
     name_col, btn_col = st.columns([3, 1], vertical_alignment="bottom")
     name = name_col.text_input(
-        "Name of the reviewed dataset", key=f"distill_review_name_{ds.id}", placeholder=f"{ds.name} (reviewed)"
+        "Name of the reviewed dataset", key=f"distill_review_name_{ds.id}", placeholder=reviewed_name(ds.name)
     )
     if btn_col.button("Save reviewed dataset", type="primary", icon=":material/save:", key=f"distill_save_{ds.id}"):
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from slmops_engine.errors import SlmopsError
@@ -14,6 +12,8 @@ from slmops_engine.overview import active_jobs
 
 from .feedback import show_error, show_failure
 from .format import STATUS_STYLE, ago, elapsed, human_duration
+from .job_charts import kind_name, metrics_figure
+from .live import LIVE, follow
 from .nav import page_for
 
 _NOTICE = "_job_notices"
@@ -36,9 +36,12 @@ def status_badge(job: Job) -> None:
     st.badge(label, color=color, icon=icon)
 
 
-@st.fragment(run_every="2s")
 def job_monitor() -> None:
-    """Sidebar: jobs in flight on this machine, refreshed every 2 s from the database."""
+    """Sidebar: jobs in flight on this machine, refreshed every 2 s from the database while there are any."""
+    follow(_monitor, lambda: bool(active_jobs()))
+
+
+def _monitor() -> None:
     jobs = active_jobs()
     st.markdown("**Jobs in progress**")
     if not jobs:
@@ -56,10 +59,13 @@ def job_monitor() -> None:
         st.page_link(jobs_page.path, label="All jobs", icon=jobs_page.icon)
 
 
-@st.fragment(run_every="2s")
 def live_job(job_id: int) -> None:
-    """One job's progress, refreshed every 2 s; reruns the whole page once when a job it watched finishes,
-    so whatever the job produced appears."""
+    """One job's progress, refreshed every 2 s while it runs; reruns the whole page once when a job it watched
+    finishes, so whatever the job produced appears."""
+    (_job_outcome if get_job(job_id).status.finished else _live_job)(job_id)
+
+
+def _job_progress(job_id: int) -> None:
     job = get_job(job_id)
     watch_key = f"_watching_job_{job_id}"
     if not job.status.finished:
@@ -72,6 +78,10 @@ def live_job(job_id: int) -> None:
         show_failure(job.error_label, job.error_hint, job.error_detail)
     elif job.status == JobStatus.cancelled:
         st.warning(f"{job.title} was cancelled.")
+
+
+_live_job = st.fragment(_job_progress, run_every=LIVE)
+_job_outcome = st.fragment(_job_progress)
 
 
 def _act(action: str, job_id: int) -> None:
@@ -88,14 +98,10 @@ def _act(action: str, job_id: int) -> None:
     st.session_state.setdefault(_NOTICE, {})[job_id] = ("success", text)
 
 
-def _metrics_chart(job_id: int) -> None:
-    points = job_metrics(job_id)
-    if not points:
-        return
-    df = pd.DataFrame([{"step": p.step, "value": p.value, "metric": p.name} for p in points])
-    fig = px.line(df, x="step", y="value", color="metric", markers=len(df) < 40, height=240)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text="")
-    st.plotly_chart(fig, key=f"job_metrics_{job_id}", config={"displayModeBar": False})
+def _metrics_chart(job: Job) -> None:
+    fig = metrics_figure(job_metrics(job.id), job.kind)
+    if fig is not None:
+        st.plotly_chart(fig, key=f"job_metrics_{job.id}", config={"displayModeBar": False})
 
 
 def job_card(job: Job) -> None:
@@ -105,7 +111,7 @@ def job_card(job: Job) -> None:
         with head:
             st.markdown(f"**#{job.id} · {job.title}**")
             status_badge(job)
-            when = [job.kind, f"created {ago(job.created_at)}"]
+            when = [kind_name(job.kind), f"created {ago(job.created_at)}"]
             if job.attempt > 1:
                 when.append(f"attempt {job.attempt}")
             if job.started_at:
@@ -136,7 +142,7 @@ def job_card(job: Job) -> None:
             show_failure(job.error_label, job.error_hint, job.error_detail)
         elif job.message:
             st.caption(job.message)
-        _metrics_chart(job.id)
+        _metrics_chart(job)
         log = job_log(job.id)
         if log:
             with st.expander("Log (last lines)"):

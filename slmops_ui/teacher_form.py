@@ -144,11 +144,19 @@ def teacher_form(project: Project) -> None:
     provider = st.selectbox(
         LABELS["provider"],
         providers,
-        index=providers.index(saved.provider) if saved else 0,
+        index=providers.index(saved.provider) if saved else None,
         format_func=lambda p: PRESETS[p].label,
+        placeholder="Choose where the teacher runs",
         help=field_help("provider"),
         key=widget_key(f"teacher_provider_{project.id}", models_scope(project.id)),
     )
+    if provider is None:  # nothing chosen yet: no form, and no warning about a key nobody asked for
+        st.caption(
+            "A hosted model (Azure OpenAI / AI Foundry, OpenAI), a server on this machine (Foundry Local, Ollama, "
+            "vLLM) or a model folder answered in the app. With nothing to connect to, the offline demo pair above "
+            "sets a teacher and a student in one click."
+        )
+        return
     if PRESETS[provider].help:
         st.caption(PRESETS[provider].help)
     key = widget_key(f"teacher_{project.id}_{provider.value}", models_scope(project.id))

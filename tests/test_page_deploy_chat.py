@@ -74,9 +74,16 @@ def test_deploy_from_the_page_then_watch_and_stop(serving, tiny_onnx) -> None:
 
 def test_chat_streams_answers_and_compares_two_deployments(serving, tiny_onnx) -> None:
     p = projects.create_project("router")
-    a, b = (deps.deploy(v.id, generation={"temperature": 0.0}) for v in onnx_variants(p.id, tiny_onnx))
-    for d in (a, b):
-        assert deps.wait_for(d.id, RUNNING, 60).status == DeploymentStatus.running
+    first, second = onnx_variants(p.id, tiny_onnx)
+    a = deps.deploy(first.id, generation={"temperature": 0.0})
+    assert deps.wait_for(a.id, RUNNING, 60).status == DeploymentStatus.running
+    at = open_app("pages/chat.py", p.id)  # one deployment: nothing to compare it with, and the page says so
+    no_exception(at)
+    compare = at.toggle(key=f"chat_{p.id}_compare")
+    assert compare.disabled and "second running deployment" in compare.help
+    assert "Deploy another model" in [link.proto.label for link in at.get("page_link")]
+    b = deps.deploy(second.id, generation={"temperature": 0.0})
+    assert deps.wait_for(b.id, RUNNING, 60).status == DeploymentStatus.running
     at = open_app("pages/chat.py", p.id)
     no_exception(at)
     assert at.selectbox(key=f"chat_{p.id}_a").value == f"d{a.id}"

@@ -219,7 +219,7 @@ def test_populated_jobs_page_shows_every_state(populated: dict[str, int]) -> Non
     assert f"cancel_{populated['done']}" not in keys and f"retry_{populated['done']}" not in keys
     charts = at.get("plotly_chart")
     assert len(charts) == 1  # only the finished job recorded metrics
-    assert '"loss"' in charts[0].proto.spec
+    assert '"training loss"' in charts[0].proto.spec  # in plain words
 
 
 # -- interactions ------------------------------------------------------------------------------------------------

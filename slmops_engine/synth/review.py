@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..errors import DataError
@@ -15,6 +16,14 @@ class ReviewDecisions:
     rejected: set[str] = field(default_factory=set)
     edits: dict[str, str] = field(default_factory=dict)
     reject_flagged: bool = False
+
+
+def reviewed_name(name: str) -> str:
+    """'answers (reviewed)'; a second review of it: 'answers (reviewed 2)', not 'answers (reviewed) (reviewed)'."""
+    m = re.fullmatch(r"(.*) \(reviewed(?: (\d+))?\)", name)
+    if m is None:
+        return f"{name} (reviewed)"
+    return f"{m.group(1)} (reviewed {int(m.group(2) or 1) + 1})"
 
 
 def review_rows(dataset_id: int, splits: tuple[str, ...] = ("train", "validation")) -> list[dict]:
@@ -87,7 +96,7 @@ def save_review(dataset_id: int, decisions: ReviewDecisions, name: str | None = 
     return save_dataset(
         DatasetDict(parts),
         project_id=parent.project_id,
-        name=name or f"{parent.name} (reviewed)",
+        name=name or reviewed_name(parent.name),
         stage="review",
         parent_id=parent.id,
         info=info,

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psutil
 import pytest
 
 from slmops_engine import projects
 from slmops_engine.jobs import submit_job, wait_for_job
 from slmops_engine.jobs.supervisor import supervisor_pid
 from slmops_engine.models import JobStatus
+from tests.support.app_server import CHROMIUM, AppDidNotStart, browser_page, running_app
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-START_TIMEOUT = 60
-UI_TIMEOUT_MS = 20_000
 
 
 def _require_browser() -> None:
@@ -54,76 +32,15 @@ def _require_browser() -> None:
         pytest.skip(f"Browser tests skipped: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(pid: int, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL if the process has not ended in time."""
-    try:
-        proc = psutil.Process(pid)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-
-
 @pytest.fixture
 def app_url(slmops_home: Path, tmp_path: Path) -> Iterator[str]:
     """The app on a free loopback port, using this test's SLMOPS_HOME (so its database is the test's)."""
     _require_browser()
-    port = _free_port()
-    log_path = tmp_path / "streamlit.log"
-    env = dict(os.environ, SLMOPS_HOME=str(slmops_home), HF_HUB_OFFLINE="1")
-    env.pop("SLMOPS_NO_SUPERVISOR", None)  # the app starts its own supervisor, as for an operator
-    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
-    cmd = [streamlit, "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
-    # No file watcher: the app never reloads its code in a test, and watching .venv can exhaust inotify.
-    cmd += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer in {START_TIMEOUT}s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        _stop(proc.pid)
-        pid = supervisor_pid()  # started by the app for this home, in its own session
-        if pid:
-            _stop(pid)
-
-
-@contextmanager
-def browser_page() -> Iterator:
-    """A page of Debian's headless Chromium with the suite's timeouts."""
-    from playwright.sync_api import expect, sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            expect.set_options(timeout=UI_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+        with running_app(slmops_home, tmp_path / "streamlit.log") as (url, _):
+            yield url
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 def test_create_project_choose_models_and_watch_jobs(app_url: str, tmp_path: Path) -> None:
