@@ -13,6 +13,7 @@ from slmops_engine.finetune.views import (
     last_checkpoint_step,
     latest_values,
     step_of,
+    too_few_to_judge,
 )
 from slmops_engine.jobs import cancel_job, get_job, job_metrics, retry_job, run_dir
 from slmops_engine.models import Job, JobStatus, MetricPoint
@@ -128,6 +129,7 @@ def _outcome(job: Job, checkpoint: int | None) -> None:
             change = (start - end) / start
             verdict = f"{change:.0%} lower" if change > 0 else "no better — try more passes or a higher learning rate"
             text = f"Done: validation loss {start:.3f} → {end:.3f} ({verdict}) in {result.get('steps', '?')} steps."
+            text += too_few_to_judge(result)
         if accuracy_note(result):
             text += f" The student's {accuracy_note(result)}."
         st.success(text + " The new model is listed under **Fine-tuned models**.", icon=":material/check_circle:")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from slmops_engine.finetune.config import METHOD_LABELS
 from slmops_engine.finetune.variants import adapter_siblings, list_variants
-from slmops_engine.finetune.views import accuracy_note, result_row
+from slmops_engine.finetune.views import accuracy_note, result_row, too_few_to_judge
 from slmops_engine.models import ModelVariant, Project
 
 from .format import ago, human_bytes, human_duration
@@ -23,7 +23,7 @@ def _loss_note(v: ModelVariant) -> str:
     if m.get("eval_loss_start") is None or m.get("eval_loss_end") is None:
         return ""
     accuracy = f" · {accuracy_note(m)}" if accuracy_note(m) else ""
-    return f" · validation loss {m['eval_loss_start']:.3f} → {m['eval_loss_end']:.3f}{accuracy}"
+    return f" · validation loss {m['eval_loss_start']:.3f} → {m['eval_loss_end']:.3f}{too_few_to_judge(m)}{accuracy}"
 
 
 def _table(rows: list[dict], names: dict[int, str]) -> pd.DataFrame:

@@ -105,3 +105,10 @@ def test_a_second_review_is_numbered_not_repeated():
     assert reviewed_name("answers") == "answers (reviewed)"
     assert reviewed_name("answers (reviewed)") == "answers (reviewed 2)"
     assert reviewed_name("answers (reviewed 2)") == "answers (reviewed 3)"
+
+
+def test_a_validation_loss_on_a_handful_of_examples_says_it_is_too_few_to_judge():
+    from slmops_engine.finetune.views import too_few_to_judge
+
+    assert too_few_to_judge({"eval_rows": 2}) == " (measured on 2 examples: too few to judge)"
+    assert too_few_to_judge({"eval_rows": 24}) == too_few_to_judge({}) == ""

@@ -296,6 +296,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
             "train_loss": round(float(result.training_loss), 5),
             "eval_loss_start": round(state["eval_loss_start"], 5),
             "eval_loss_end": round(eval_end, 5),
+            "eval_rows": len(val_rows),
             "eval_accuracy_start": state.get("eval_accuracy_start"),
             "eval_accuracy_end": accuracy_end,
             "steps": trainer.state.global_step,

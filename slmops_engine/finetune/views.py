@@ -149,3 +149,14 @@ def accuracy_note(m: dict) -> str:
     if end is None:
         return ""
     return f"label accuracy on the validation part {start:.0%} → {end:.0%}" if start is not None else f"{end:.0%}"
+
+
+MIN_EVAL_ROWS = 20  # below this a change in validation loss is mostly which few examples happened to be held out
+
+
+def too_few_to_judge(m: dict) -> str:
+    """' (measured on 2 examples: too few to judge)' when the validation part was that small, else ''."""
+    n = m.get("eval_rows")
+    if n is None or n >= MIN_EVAL_ROWS:
+        return ""
+    return f" (measured on {n} example{'s' if n != 1 else ''}: too few to judge)"
