@@ -163,3 +163,49 @@ def test_retry_of_running_job_is_refused(supervisor):
         retry_job(job.id)
     cancel_job(job.id)
     wait_for_job(job.id, timeout=TIMEOUT)
+
+
+def test_no_worker_is_left_a_zombie_however_its_job_ends(supervisor):
+    """Succeeded, failed, cancelled, killed: every worker the supervisor started is reaped once its job ends."""
+    import psutil
+
+    jobs = [
+        submit_job("test_steps", {"steps": 3}),
+        submit_job("test_steps", {"steps": 5, "fail_at": 2}),
+        submit_job("test_steps", {"steps": 1000, "step_seconds": 0.02}),
+        submit_job("test_steps", {"steps": 1000, "step_seconds": 0.02, "ignore_cancel": True, "block_sigterm": True}),
+    ]
+    for job in jobs[2:]:
+        _wait_until(lambda j=job: len(job_metrics(j.id)) > 2, what="job running")
+        cancel_job(job.id)
+    pids = set()
+    for job in jobs:
+        done = wait_for_job(job.id, timeout=TIMEOUT)
+        assert done.status.finished and done.pid
+        pids.add(done.pid)
+
+    def zombies() -> set[int]:
+        return {c.pid for c in psutil.Process().children() if c.pid in pids and c.status() == psutil.STATUS_ZOMBIE}
+
+    _wait_until(lambda: not zombies() or None, timeout=10, what="the supervisor to reap its workers")
+    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+
+
+def test_the_supervisor_process_collects_any_child_that_ended():
+    """A child the supervisor process did not start as a worker (a process a stage left behind, a server it
+    started) is collected too, in a process of its own so that the test's own children are not touched."""
+    import subprocess
+    import sys
+
+    script = """
+import os, time, psutil
+from slmops_engine.jobs.executors import LocalExecutor
+pid = os.posix_spawn("/bin/true", ["true"], dict(os.environ))
+time.sleep(0.5)
+assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+assert LocalExecutor().reap_strays() == 1
+assert not psutil.pid_exists(pid)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -71,6 +71,26 @@ class LocalExecutor:
             self._procs.pop(handle.job_id, None)
         return rc
 
+    def started(self, handle: Handle) -> bool:
+        """Whether this executor started the handle's process (and so collects its exit status)."""
+        return handle.job_id in self._procs
+
+    def reap_strays(self) -> int:
+        """Collect the exit status of any other child process that has ended (a process started by a stage run in
+        this process, a background server it started), so none is left a zombie; the workers' own statuses are
+        left to poll(). Returns how many were collected."""
+        import psutil
+
+        tracked = {p.pid for p in self._procs.values()}
+        reaped = 0
+        for child in psutil.Process().children():
+            if child.pid in tracked:
+                continue
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                if child.status() == psutil.STATUS_ZOMBIE and os.waitpid(child.pid, os.WNOHANG)[0]:
+                    reaped += 1
+        return reaped
+
     def _signal(self, handle: Handle, sig: int) -> None:
         if handle.pid:
             with contextlib.suppress(ProcessLookupError):

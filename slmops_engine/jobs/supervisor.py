@@ -45,7 +45,10 @@ def is_worker_process(pid: int | None, job_id: int) -> bool:
 
 
 class Supervisor:
-    def __init__(self, executor: Executor | None = None) -> None:
+    def __init__(self, executor: Executor | None = None, own_process: bool = False) -> None:
+        """``own_process``: this is the supervisor process (`slmops worker`), so every child that ends is its to
+        collect; a supervisor running in a thread of some other program leaves that program's children alone."""
+        self.own_process = own_process
         self.settings = get_settings()
         self.executor = executor or make_executor()
         self.handles: dict[int, Handle] = {}
@@ -55,6 +58,8 @@ class Supervisor:
     # -- one pass -----------------------------------------------------------------------------------------------
     def tick(self) -> None:
         self._reap()
+        if self.own_process and hasattr(self.executor, "reap_strays"):
+            self.executor.reap_strays()
         self._escalate_cancels()
         self._start_queued()
 
@@ -73,8 +78,9 @@ class Supervisor:
     def _reap(self) -> None:
         for job_id, handle in list(self.handles.items()):
             rc = self.executor.poll(handle)
-            if rc is None and handle.ref is None and not is_worker_process(handle.pid, job_id):
-                rc = -1  # adopted or lost process that is gone
+            adopted = handle.ref is None and not getattr(self.executor, "started", lambda _h: False)(handle)
+            if rc is None and adopted and not is_worker_process(handle.pid, job_id):
+                rc = -1  # an adopted process that is gone (one we started is collected by poll, or stays a zombie)
             if rc is None:
                 continue
             del self.handles[job_id]
@@ -187,7 +193,7 @@ def main() -> int:
     init_db()
     cleanup_tmp()
     try:
-        Supervisor().run(stop)
+        Supervisor(own_process=True).run(stop)
     finally:
         lock.release()
     return 0
