@@ -9,7 +9,7 @@ import streamlit as st
 
 from slmops_engine.data import import_sample, list_datasets, sample_path
 from slmops_engine.errors import SlmopsError
-from slmops_engine.projects import student_folder
+from slmops_engine.projects import project_teacher, student_folder
 from slmops_ui import data_import, data_view
 from slmops_ui.feedback import show_error, show_flash
 from slmops_ui.format import ago
@@ -101,6 +101,13 @@ with tab_datasets:
     try:
         data_view.stats_panel(ds, tokenizer)
         st.subheader("How the student will see it")
+        teacher = project_teacher(project)
+        if teacher is not None and teacher.system_prompt:
+            st.caption(
+                "The teacher answers with the project's instructions; the student learns the task from those answers "
+                "alone — with the examples' own system prompt where they have one, else its template's default — "
+                "exactly as it will be asked once deployed."
+            )
         data_view.preview_panel(ds, tokenizer, None)
         st.subheader("Split into train / validation / test")
         data_view.split_panel(ds)

@@ -24,7 +24,7 @@ def _stats(dataset_id: int, path: str, tokenizer: str | None):
 
 def stats_panel(ds: Dataset, tokenizer: Path | None) -> None:
     st_ = _stats(ds.id, ds.path, str(tokenizer) if tokenizer else None)
-    cols = st.columns(4)
+    cols = st.columns([1, 2, 1, 1])  # the parts line needs the room: "train 240 / validation 27 / test 80"
     cols[0].metric("Rows", sum(st_.rows.values()))
     cols[1].metric("Parts", " / ".join(f"{k} {v}" for k, v in st_.rows.items()))
     cols[2].metric("Duplicates removed", st_.duplicates_removed)

@@ -83,7 +83,7 @@ def _which_prompts(project: Project, ds: Dataset) -> tuple[list[str], int | None
     k = f"distill_{project.id}_{ds.id}"
     available = list(ds.info.get("splits", {})) or ["train"]
     default = [s for s in ("train", "validation") if s in available] or available[:1]
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([6, 3, 2], vertical_alignment="bottom")
     splits = c1.multiselect(
         LABELS["splits"],
         available,
@@ -93,9 +93,9 @@ def _which_prompts(project: Project, ds: Dataset) -> tuple[list[str], int | None
         help=_help("splits") + " Keep the test part out: it measures the student on questions it never saw.",
     )
     trial = c2.toggle("Quick trial: only the first prompts", key=f"{k}_trial", help=_help("max_prompts"))
-    max_prompts = None
-    if trial:
-        max_prompts = int(c2.number_input(LABELS["max_prompts"], 1, 100_000, 20, key=f"{k}_max_prompts"))
+    # the count sits beside the toggle, always there (greyed out while off), so nothing moves when it is switched
+    count = c3.number_input(LABELS["max_prompts"], 1, 100_000, 20, key=f"{k}_max_prompts", disabled=not trial)
+    max_prompts = int(count) if trial else None
     if "test" in splits:
         st.warning("Answering the test part means the student is later tested on questions it trained on.")
     return splits, max_prompts

@@ -436,7 +436,7 @@ def test_export_bundle_holds_the_model_its_foundry_metadata_a_model_card_and_the
 
     path = export_bundle(onnx.id, out, evaluation=ev)
 
-    assert path.parent == out and path.name == f"v{onnx.id}-smollm2-onnx-int4.zip"
+    assert path.parent == out and path.name == f"v{onnx.id}-smollm2-int4.zip"
     assert [p.name for p in out.iterdir()] == [path.name]  # nothing half-written left beside it
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
@@ -454,7 +454,7 @@ def test_export_bundle_holds_the_model_its_foundry_metadata_a_model_card_and_the
         meta = json.loads(zf.read("model/inference_model.json"))
         card = zf.read("MODEL_CARD.md").decode()
         report = zf.read("report.html").decode()
-    assert meta["Name"] == f"v{onnx.id}-smollm2-onnx-int4:1"
+    assert meta["Name"] == f"v{onnx.id}-smollm2-int4:1"
     assert meta["PromptTemplate"] == derive(db["dir"])
     assert meta["PromptTemplate"]["user"] == "<|im_start|>user\n{Content}<|im_end|>\n"
     assert card.startswith("# SmolLM2 · ONNX int4")

@@ -112,3 +112,12 @@ def test_a_validation_loss_on_a_handful_of_examples_says_it_is_too_few_to_judge(
 
     assert too_few_to_judge({"eval_rows": 2}) == " (measured on 2 examples: too few to judge)"
     assert too_few_to_judge({"eval_rows": 24}) == too_few_to_judge({}) == ""
+
+
+def test_model_ids_are_short_and_say_what_the_model_is():
+    from slmops_engine.serving.placement import model_name
+
+    long = "Brightwave support routing (sample) · fine-tuned · ONNX int4 (block offsets kept, likely output rows int8)"
+    assert model_name(12, long) == "v12-brightwave-support-int4"  # not cut mid-word, the precision kept
+    assert model_name(3, "tiny llama · ONNX int8") == "v3-tiny-llama-int8"
+    assert model_name(4, "···") == "v4-model"

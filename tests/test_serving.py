@@ -49,7 +49,7 @@ def test_deploy_list_stream_two_at_once_stop_and_remove(serving, tiny_onnx):
     qwen = onnx_variant(tiny_onnx["qwen2"], "tiny qwen · ONNX int4")
     a = deps.wait_for(deps.deploy(llama.id).id, RUNNING, 60)
     assert a.status == DeploymentStatus.running, a.error_label
-    assert a.endpoint == deps.endpoint() and a.model_id == f"v{llama.id}-tiny-llama-onnx-int4:1"
+    assert a.endpoint == deps.endpoint() and a.model_id == f"v{llama.id}-tiny-llama-int4:1"
     assert a.model_id in {m["id"] for m in get_json(a.endpoint + "/models")["data"]}
 
     client = openai.OpenAI(base_url=a.endpoint, api_key="local")

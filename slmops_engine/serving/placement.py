@@ -26,9 +26,16 @@ def cache_dir() -> Path:
 
 
 def model_name(variant_id: int, variant_name: str) -> str:
-    """A readable, unique model name: `v12-smollm2-135m-instruct-onnx-int4`."""
-    slug = re.sub(r"[^a-z0-9]+", "-", variant_name.lower()).strip("-")[:48].strip("-")
-    return f"v{variant_id}-{slug or 'model'}"
+    """A short, readable, unique model name that fits where clients and lists show it: the variant's id, the first
+    words of its name (whole words, up to 20 letters) and its precision — `v12-brightwave-support-int4`."""
+    words = [w for w in re.split(r"[^a-z0-9]+", variant_name.lower()) if w]
+    precision = next((w for w in words if w in ("int4", "int8", "fp32", "fp16", "bf16")), None)
+    head: list[str] = []
+    for w in (w for w in words if w not in (precision, "onnx")):
+        if head and len("-".join([*head, w])) > 20:
+            break
+        head.append(w[:20])
+    return "-".join([f"v{variant_id}", *head, *([precision] if precision else [])]) if head else f"v{variant_id}-model"
 
 
 def model_id(name: str) -> str:
