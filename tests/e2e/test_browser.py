@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from slmops_engine import projects
@@ -182,6 +184,16 @@ FIRST_RUN_TIMEOUT_MS = 20 * 60_000  # the chain takes about 8 minutes on 2 cores
 MAX_CLICKS = 25
 
 
+NEXT_LINKS = (
+    ("models", "Next: bring your examples on Data"),
+    ("data", "Next: let the teacher answer on Distill"),
+    ("distill", "Next: fine-tune the student on the reviewed answers"),
+    ("finetune", "Next: make it small and fast on Optimize"),
+    ("optimize", re.compile("^Next: deploy")),
+    ("deploy", "Next: chat with a deployment"),
+)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(FIRST_RUN_TIMEOUT_MS // 1000 + 300)
 def test_first_run_from_a_fresh_home_shows_a_real_gain_in_a_few_clicks(serving, app_url: str, tmp_path: Path):
@@ -216,7 +228,14 @@ def test_first_run_from_a_fresh_home_shows_a_real_gain_in_a_few_clicks(serving, 
         expect(page.get_by_text("of the teacher's accuracy").first).to_be_visible(timeout=60_000)
         expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "first-run.png"), full_page=True)
+        # every step that is done now ends with the link to the next one
+        [project] = projects.list_projects()
+        for path, link in NEXT_LINKS:
+            page.goto(f"{app_url}/{path}?project={project.id}")
+            expect(page.get_by_role("link", name=link).first).to_be_visible(timeout=60_000)
     assert clicks <= MAX_CLICKS
+    ended = [c.pid for c in psutil.Process(supervisor_pid()).children() if c.status() == psutil.STATUS_ZOMBIE]
+    assert not ended, f"workers left as zombies under the supervisor: {ended}"
     [project] = projects.list_projects()
     [evaluation] = [j for j in list_jobs(project.id) if j.kind == "evaluate"]
     accuracy = {v["kind"]: v["metrics"].get("label_accuracy") for v in load_evaluation(evaluation.id)["variants"]}
