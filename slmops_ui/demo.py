@@ -29,7 +29,7 @@ def prepare_bundled_panel() -> bool:
     if job is not None:
         live_job(job.id)  # shows why the last attempt failed
     st.caption("The bundled SmolLM2-135M-Instruct (270 MB) needs converting once before it can be used.")
-    if st.button("Prepare the bundled model (~30 s, once)", key="prepare_bundled", icon=":material/download:"):
+    if st.button("Prepare the bundled model (about a minute, once)", key="prepare_bundled", icon=":material/download:"):
         try:
             submit_job(KIND, {}, title=TITLE)
         except SlmopsError as exc:

@@ -146,7 +146,7 @@ def models_prepare_demo(args: argparse.Namespace) -> int:
 
     init_db()
     job = submit_job("prepare_model", {"force": args.force}, title="Prepare the bundled offline model")
-    job = run_or_wait(job, "preparing the bundled model (about 30 s)")
+    job = run_or_wait(job, "preparing the bundled model (about a minute)")
     code = report_failure(job)
     if code == 0:
         print(job.result["path"])

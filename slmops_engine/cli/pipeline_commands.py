@@ -60,7 +60,7 @@ def _ensure_bundled() -> None:
     from ..stages.base import Reporter
 
     if prepare_model.bundled_variant() is None:
-        print("preparing the bundled model (once, about 30 s)…")
+        print("preparing the bundled model (once, about a minute)…")
         prepare_model.run(prepare_model.Config(), Reporter())
 
 
