@@ -34,7 +34,9 @@ def demo_pair(project_id: int, keep_chosen: bool = False) -> tuple[TeacherConfig
     if not (keep_chosen and teacher):
         variant = bundled_variant()
         if variant is None:
-            raise ModelLoadError("The bundled model is not prepared yet", "`slmops models prepare-demo` (about a minute).")
+            raise ModelLoadError(
+                "The bundled model is not prepared yet", "`slmops models prepare-demo` (about a minute)."
+            )
         keep = teacher.system_prompt if teacher else ""  # instructions the operator already wrote are kept
         teacher = demo_teacher(variant.artifact_path, project.goal, keep)
     if not (keep_chosen and student):
