@@ -69,7 +69,10 @@ def _chart(source_id: int, rows: list[dict]) -> None:
     fig.update_xaxes(title_text="% of the original's quality", range=[0, 135], row=1, col=2)
     fig.update_xaxes(title_text="tokens per second", row=1, col=3)
     for col, values in ((1, sizes), (3, speed)):  # room for the labels outside the longest bar
-        fig.update_xaxes(range=[0, 1.6 * max(values + [1e-9])], row=1, col=col)
+        if max(values, default=0) > 0:
+            fig.update_xaxes(range=[0, 1.6 * max(values)], row=1, col=col)
+        else:  # nothing measured: no scale of nanoseconds, just the "not checked" labels
+            fig.update_xaxes(range=[0, 1], showticklabels=False, row=1, col=col)
     fig.update_layout(height=140 + 46 * len(rows), showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_annotations(font_size=13)
     st.plotly_chart(fig, key=f"optimize_compare_{source_id}", config={"displayModeBar": False})
