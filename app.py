@@ -20,7 +20,8 @@ from slmops_ui.project import project_selector
 ICON = "slmops_ui/assets/favicon.png"
 
 # The icon is a file the app serves itself: a ":material/…:" page icon is fetched from a Google host on every load.
-st.set_page_config(page_title="SLMOps Studio", page_icon=str(Path(__file__).parent / ICON), layout="wide")
+PAGE_ICON = str(Path(__file__).parent / ICON)
+st.set_page_config(page_title="SLMOps Studio", page_icon=PAGE_ICON, layout="wide")
 
 
 @st.cache_resource(show_spinner=False)

@@ -48,8 +48,10 @@ def page_for(key: str) -> PageSpec | None:
 
 
 def build_navigation(position: Literal["sidebar", "hidden"] = "sidebar") -> st.Page:
-    """Declare the app's pages; returns the page to run."""
-    pages = [st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]
+    """Declare the app's pages; returns the page to run. The navigation has no icons: Streamlit's browser side makes
+    the current page's icon the tab's icon, and fetches a material icon for that from a Google host on every page
+    (the links between pages keep theirs: those are drawn with the font the app serves)."""
+    pages = [st.Page(p.path, title=p.title, default=i == 0) for i, p in enumerate(PAGES)]
     return st.navigation(pages, position=position)
 
 
