@@ -105,8 +105,8 @@ def _int4_options(k: str, source: ModelVariant, with_adapters: bool) -> dict:
             f"{route.describe()}. **Grid** rounding (the default here) keeps them instead of rounding them a second "
             "time, and the output rows of the 4,096 likeliest tokens (those your examples use first) are kept in "
             "int8 as well. Measured on the bundled SmolLM2: 96% of the original's perplexity on generic text kept "
-            "(plain int4: 77%) at 18% of its size; on its demo fine-tune, 97% of the route accuracy (plain int4: "
-            "91%). It decodes at about 0.8× plain int4's speed (llama.cpp on the same weights: 0.75×).",
+            "(plain int4: 77%) at 18% of its size; on its demo fine-tune, all of the route accuracy (plain int4: "
+            "91%). It decodes at about 0.85× plain int4's speed (llama.cpp on the same weights: 0.6–0.75×).",
             icon=":material/grid_on:",
         )
     with st.expander("int4 options — the defaults are recommended", icon=":material/tune:"):
