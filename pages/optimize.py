@@ -7,7 +7,7 @@ import streamlit as st
 
 from slmops_engine.data import list_datasets
 from slmops_engine.finetune.variants import list_variants
-from slmops_engine.optimize.convert import recommendation
+from slmops_engine.optimize.convert import has_recommendation
 from slmops_engine.optimize.views import check_datasets, convert_jobs, convertible, open_jobs
 from slmops_ui import optimize_live, optimize_results, optimize_settings
 from slmops_ui.feedback import show_flash
@@ -51,5 +51,5 @@ with settings:
     cfgs = optimize_settings.run_settings(project, source, check_datasets(list_datasets(project.id)))
     optimize_settings.start_panel(project, source, cfgs, busy)
 if any(j.status.value == "succeeded" for j in jobs):
-    advice = recommendation(source.id)  # only a recommendation that exists is offered
-    link_to("deploy", "Next: deploy the recommended model" if "recommended" in advice else "Next: deploy a model")
+    recommended = has_recommendation(source.id)  # only a recommendation that exists is offered
+    link_to("deploy", "Next: deploy the recommended model" if recommended else "Next: deploy a model")

@@ -37,11 +37,10 @@ def kind_name(kind: str) -> str:
 
 def metric_frame(points) -> pd.DataFrame:
     """Points → rows of (step, value, family, metric) for the metrics with a line to draw (two points or more)."""
-    rows = [
-        {"step": p.step, "value": p.value, "family": METRICS.get(p.name, (p.name, p.name))[0], "metric": name}
-        for p in points
-        for name in [METRICS.get(p.name, (p.name, p.name.replace("_", " ")))[1]]
-    ]
+    rows = []
+    for p in points:
+        family, name = METRICS.get(p.name, (p.name, p.name.replace("_", " ")))  # an unknown metric: its own panel
+        rows.append({"step": p.step, "value": p.value, "family": family, "metric": name})
     df = pd.DataFrame(rows, columns=["step", "value", "family", "metric"])
     if df.empty:
         return df

@@ -9,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from slmops_engine.models import ModelVariant
-from slmops_engine.optimize.convert import conversions_of, recommendation
+from slmops_engine.optimize.convert import conversions_of, has_recommendation, recommendation
 from slmops_engine.optimize.views import comparison
 
 from .format import human_bytes, human_duration
@@ -112,7 +112,7 @@ def _advice(source_id: int, rows: list[dict]) -> None:
         )
         return
     text = recommendation(source_id)
-    if "recommended" in text:
+    if has_recommendation(source_id):
         st.success(f"**Recommendation:** {text}", icon=":material/recommend:")
     else:
         st.warning(f"**Recommendation:** {text}", icon=":material/warning:")

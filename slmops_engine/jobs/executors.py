@@ -27,6 +27,8 @@ class Executor(Protocol):
     def poll(self, handle: Handle) -> int | None: ...
     def terminate(self, handle: Handle) -> None: ...
     def kill(self, handle: Handle) -> None: ...
+    def started(self, handle: Handle) -> bool: ...
+    def reap_strays(self) -> int: ...
 
 
 def worker_env() -> dict[str, str]:
@@ -142,6 +144,12 @@ class RayExecutor:
 
     def kill(self, handle: Handle) -> None:
         self._ray.cancel(handle.ref, force=True)
+
+    def started(self, handle: Handle) -> bool:
+        return handle.ref is not None  # a task of ours; poll() reports its end
+
+    def reap_strays(self) -> int:
+        return 0  # the tasks run in Ray's worker processes, not as children of this one
 
 
 def _ray_run_job(job_id: int) -> int:

@@ -58,7 +58,7 @@ class Supervisor:
     # -- one pass -----------------------------------------------------------------------------------------------
     def tick(self) -> None:
         self._reap()
-        if self.own_process and hasattr(self.executor, "reap_strays"):
+        if self.own_process:
             self.executor.reap_strays()
         self._escalate_cancels()
         self._start_queued()
@@ -78,8 +78,7 @@ class Supervisor:
     def _reap(self) -> None:
         for job_id, handle in list(self.handles.items()):
             rc = self.executor.poll(handle)
-            adopted = handle.ref is None and not getattr(self.executor, "started", lambda _h: False)(handle)
-            if rc is None and adopted and not is_worker_process(handle.pid, job_id):
+            if rc is None and not self.executor.started(handle) and not is_worker_process(handle.pid, job_id):
                 rc = -1  # an adopted process that is gone (one we started is collected by poll, or stays a zombie)
             if rc is None:
                 continue

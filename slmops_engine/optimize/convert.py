@@ -214,9 +214,8 @@ def conversions_of(source_id: int) -> list[ModelVariant]:
         )
 
 
-def recommendation(source_id: int) -> str:
-    """The plain-language pick among a source's checked conversions."""
-    from .quality import recommend
+def _checked(source_id: int) -> list[dict]:
+    """A source's conversions that went through the quick check, as the recommendation weighs them."""
     from .views import conversion_labels
 
     conversions = conversions_of(source_id)
@@ -230,4 +229,18 @@ def recommendation(source_id: int) -> str:
         }
         for v in conversions
     ]
-    return recommend([r for r in rows if r["kept"] is not None])
+    return [r for r in rows if r["kept"] is not None]
+
+
+def recommendation(source_id: int) -> str:
+    """The plain-language pick among a source's checked conversions."""
+    from .quality import recommend
+
+    return recommend(_checked(source_id))
+
+
+def has_recommendation(source_id: int) -> bool:
+    """Whether one of the source's checked conversions keeps enough quality to be recommended."""
+    from .quality import pick
+
+    return pick(_checked(source_id)) is not None

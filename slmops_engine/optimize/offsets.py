@@ -15,7 +15,7 @@ rounded afresh.
 
 The extension costs two small nodes per product and no second int4 kernel call: a pooling node for the block means,
 then a concatenation (and, with a LoRA change, one small 8-bit product for A·x). On SmolLM2-135M
-(bench/int4_routes.py) it decodes at about 0.83× the plain int4's speed: the small nodes' fixed cost (3–4 µs
+(bench/int4_routes.py) it decodes at 0.84–0.85× the plain int4's speed: the small nodes' fixed cost (3–4 µs
 each, 240 of them a token), not the arithmetic. A fractional zero point would need none, but onnxruntime's CPU
 MatMulNBits takes float zero points only on a dequantize-then-multiply path (504 µs against 7.6 µs for one
 576×1536 product). Whole zero points alone (each block's scale and codes refit by least squares) run as fast as the

@@ -162,11 +162,17 @@ def quality_kept(check: dict) -> float:
     return 1.0 / check["perplexity_ratio"]
 
 
+def pick(variants: list[dict], threshold: float = 0.97) -> dict | None:
+    """The smallest of [{precision, label, size_ratio, kept}] that keeps the threshold; None when none does."""
+    good = [v for v in variants if v.get("kept") is not None and v["kept"] >= threshold]
+    return min(good, key=lambda v: v["size_ratio"]) if good else None
+
+
 def recommend(variants: list[dict], threshold: float = 0.97) -> str:
     """variants: [{precision, label, size_ratio, kept}] of one source; the smallest that keeps the threshold wins,
     named by its label (which names an int4 route)."""
-    good = [v for v in variants if v.get("kept") is not None and v["kept"] >= threshold]
-    if not good:
+    chosen = pick(variants, threshold)
+    if chosen is None:
         if not variants:
             return "Convert the model to see a recommendation."
         best = max(variants, key=lambda v: v.get("kept") or 0)
@@ -175,9 +181,8 @@ def recommend(variants: list[dict], threshold: float = 0.97) -> str:
             "the most "
             f"({(best.get('kept') or 0):.0%}). Consider fp32, or fine-tune longer before quantizing."
         )
-    pick = min(good, key=lambda v: v["size_ratio"])
     return (
-        f"{pick.get('label') or pick['precision']} keeps {min(pick['kept'], 1):.0%} of quality at "
-        f"{pick['size_ratio']:.0%} of the "
+        f"{chosen.get('label') or chosen['precision']} keeps {min(chosen['kept'], 1):.0%} of quality at "
+        f"{chosen['size_ratio']:.0%} of the "
         "size — recommended for this machine."
     )
