@@ -26,6 +26,16 @@ def active_jobs(limit: int = 20) -> list[Job]:
     return sorted(jobs, key=lambda j: (j.status != JobStatus.running, j.id))
 
 
+def monitored_jobs(limit: int = 20) -> list[Job]:
+    """Active jobs as one list of runs: a chain's steps are left out while the chain runs (its own progress and
+    message already say which step it is on and how far that step is)."""
+    from .stages.pipeline import step_jobs
+
+    jobs = active_jobs(limit)
+    steps = {i for j in jobs if j.kind == "pipeline" for i in step_jobs(j.id)}
+    return [j for j in jobs if j.id not in steps]
+
+
 def latest_job(kind: str, project_id: int | None = None) -> Job | None:
     """The most recent job of this kind (for this project when given)."""
     with session_scope() as s:

@@ -6,10 +6,12 @@ import streamlit as st
 
 from slmops_engine.errors import SlmopsError
 from slmops_engine.jobs import submit_job
+from slmops_engine.jobs.estimates import describe, outcome, span
 from slmops_engine.models import Project
 from slmops_engine.overview import latest_job
 from slmops_engine.pipeline.demo import set_demo_pair
-from slmops_engine.stages.prepare_model import KIND, TITLE, bundled_variant
+from slmops_engine.stages.prepare_model import KIND, TITLE, bundled_variant, estimate, expected_bytes
+from slmops_engine.stages.prepare_model import Config as PrepareConfig
 
 from .feedback import flash, models_scope, renew_widgets, show_error
 from .format import human_bytes
@@ -19,17 +21,28 @@ from .jobs import live_job
 def prepare_bundled_panel() -> bool:
     """Readiness of the bundled model, with a button to prepare it and its live progress. True when ready."""
     variant = bundled_variant()
-    if variant is not None:
-        st.caption(f"The bundled model is ready ({human_bytes(variant.size_bytes)}).")
-        return True
     job = latest_job(KIND)
+    if variant is not None:
+        took = outcome(job) if job is not None and job.result and not job.result.get("reused") else None
+        st.caption(f"The bundled model is ready ({human_bytes(variant.size_bytes)}). {took or ''}")
+        return True
     if job is not None and not job.status.finished:
         live_job(job.id)
         return False
     if job is not None:
         live_job(job.id)  # shows why the last attempt failed
-    st.caption("The bundled SmolLM2-135M-Instruct (270 MB) needs converting once before it can be used.")
-    if st.button("Prepare the bundled model (about a minute, once)", key="prepare_bundled", icon=":material/download:"):
+    size = expected_bytes()
+    st.caption(
+        "The bundled SmolLM2-135M-Instruct needs converting once before it can be used"
+        + (f" ({human_bytes(size)} on disk afterwards)." if size else ".")
+    )
+    est = estimate(PrepareConfig())
+    if st.button(
+        f"Prepare the bundled model ({span(est.seconds)}, once)",
+        key="prepare_bundled",
+        icon=":material/download:",
+        help=f"Estimated {describe(est)}.",
+    ):
         try:
             submit_job(KIND, {}, title=TITLE)
         except SlmopsError as exc:

@@ -176,6 +176,18 @@ def _saved(job_id: int, attempt: int, finished_at: str) -> int:
     return saved_for_run(get_job(job_id))
 
 
+def _bar(job, numbers: dict, got: int) -> None:
+    """One count for the bar and the counters beside it: the answers in hand, from the same snapshot."""
+    if not numbers["total"]:
+        frac = min(max(job.progress, 0.0), 1.0)
+        run_progress(job, f"{frac:.0%}" + (f" · {job.message}" if job.message else ""))
+    elif numbers.get("loading"):
+        run_progress(job, "Loading the teacher model on this machine; answers start once it is loaded", 0.0)
+    else:
+        frac = min(got / numbers["total"], 1.0)
+        run_progress(job, f"{frac:.0%} · {got:,} of {numbers['total']:,} answers", frac)
+
+
 def _panel(job_id: int) -> None:
     job = get_job(job_id)
     state = job_state(job_id)
@@ -192,8 +204,7 @@ def _panel(job_id: int) -> None:
         got = max(got, _saved(job.id, job.attempt, str(job.finished_at)))  # counters can lag behind an error
     with st.container(border=True):
         run_header(job, lambda: _actions(job.id, job.status, job.cancel_requested_at is not None))
-        frac = min(max(job.progress, 0.0), 1.0)
-        run_progress(job, f"{frac:.0%}" + (f" · {job.message}" if not numbers["total"] else ""))
+        _bar(job, numbers, got)
         if numbers["total"]:
             took = elapsed(job.started_at, job.finished_at)
             priced = bool(job.config.get("price_input_per_1k") or job.config.get("price_output_per_1k"))

@@ -8,7 +8,9 @@ import zlib
 import streamlit as st
 from pydantic import ValidationError
 
+from slmops_engine.jobs.estimates import describe
 from slmops_engine.models import Dataset, Project
+from slmops_engine.naming import answers_name
 from slmops_engine.overview import latest_job
 from slmops_engine.stages.synth import preflight
 from slmops_engine.synth.config import SynthConfig
@@ -187,7 +189,7 @@ def run_settings(project: Project, teacher: TeacherConfig, ds: Dataset) -> Synth
     st.markdown("**How the teacher answers**")
     values = _answers(project, teacher)
     values |= _limits(project, teacher)
-    default_name = f"{ds.name} (answered by {teacher.model or 'local teacher'})"
+    default_name = answers_name(ds.name, teacher.model or "local teacher")
     name = st.text_input(
         LABELS["output_name"], key=f"distill_{project.id}_{ds.id}_name", placeholder=default_name, max_chars=200
     )
@@ -229,7 +231,7 @@ def start_panel(project: Project, ds: Dataset, cfg: SynthConfig | None, busy: bo
             text += f"; **{saved:,}** are already saved from earlier runs and are not asked (or paid for) again"
         text += f". The teacher will be asked **{needed - saved:,}** times"
         estimate = run_estimate(cfg, needed - saved, plan["labels"], project.id)
-        text += f", {estimate.text()}." if estimate and needed > saved else "."
+        text += f", {describe(estimate)}." if estimate and needed > saved else "."
         if cfg.price_output_per_1k and needed > saved:
             ceiling = answer_cost_ceiling(needed - saved, plan["max_tokens"] or 0, cfg.price_output_per_1k)
             text += f" The answers cost at most about \\${ceiling:,.2f}, plus the prompt tokens."

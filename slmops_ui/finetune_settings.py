@@ -20,6 +20,7 @@ from slmops_engine.finetune.views import (
     resource_estimate,
     training_rows,
 )
+from slmops_engine.jobs.estimates import describe
 from slmops_engine.models import Dataset, Project
 from slmops_engine.stages.finetune import preflight
 from slmops_engine.students import StudentChoice
@@ -300,6 +301,7 @@ def _plan(cfg: FinetuneConfig, ds: Dataset) -> None:
     est = resource_estimate(cfg)
     if est is not None:
         st.caption(
+            f":material/schedule: Takes {describe(est.estimate)}. "
             f":material/memory: Needs about {human_bytes(est.need)} of {est.where}; {human_bytes(est.budget)} is free."
         )
 

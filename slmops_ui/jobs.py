@@ -6,9 +6,10 @@ import streamlit as st
 
 from slmops_engine.errors import SlmopsError
 from slmops_engine.jobs import cancel_job, get_job, job_log, job_metrics, retry_job
+from slmops_engine.jobs.estimates import outcome
 from slmops_engine.jobs.supervisor import supervisor_pid
 from slmops_engine.models import Job, JobStatus
-from slmops_engine.overview import active_jobs
+from slmops_engine.overview import active_jobs, monitored_jobs
 
 from .feedback import show_error, show_failure
 from .format import STATUS_STYLE, ago, elapsed, human_duration
@@ -42,7 +43,7 @@ def job_monitor() -> None:
 
 
 def _monitor() -> None:
-    jobs = active_jobs()
+    jobs = monitored_jobs()
     st.markdown("**Jobs in progress**")
     if not jobs:
         st.caption("Nothing running.")
@@ -142,6 +143,8 @@ def job_card(job: Job) -> None:
             show_failure(job.error_label, job.error_hint, job.error_detail)
         elif job.message:
             st.caption(job.message)
+        if took := outcome(job):
+            st.caption(f":material/timer: {took}")
         _metrics_chart(job)
         log = job_log(job.id)
         if log:
@@ -157,16 +160,19 @@ def run_header(job: Job, actions) -> None:
         status_badge(job)
         when = [f"submitted {ago(job.created_at)}"] + ([f"attempt {job.attempt}"] if job.attempt > 1 else [])
         st.caption(" · ".join(when))
+        if took := outcome(job):
+            st.caption(f":material/timer: {took}")
     with act:
         actions()
 
 
-def run_progress(job: Job, text: str) -> None:
-    """Queued: an empty bar that says so; running: the bar with the given text."""
+def run_progress(job: Job, text: str, fraction: float | None = None) -> None:
+    """Queued: an empty bar that says so; running: the bar (the job's progress unless a page counts it from the
+    same snapshot as its counters) with the given text."""
     if job.status == JobStatus.queued:
         st.progress(0.0, text="Queued — waiting for the job runner")
     elif job.status == JobStatus.running:
-        st.progress(min(max(job.progress, 0.0), 1.0), text=text)
+        st.progress(min(max(job.progress if fraction is None else fraction, 0.0), 1.0), text=text)
 
 
 def cancel_button(job_id: int, stopping: bool, *, key: str, help: str | None = None) -> bool:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from slmops_engine.errors import SlmopsError
 from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
+from slmops_engine.jobs.estimates import Estimate, describe, estimate_for
 from slmops_engine.models import Dataset, ModelVariant, Project
 from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
 from slmops_engine.optimize.grid_route import grid_route
@@ -294,6 +295,19 @@ def _checks(cfgs: list[ConvertConfig]) -> list[Issue]:
     return issues
 
 
+def _estimate(cfgs: list[ConvertConfig]) -> None:
+    """The conversions' time together (they run one at a time) and the largest peak, when each can be estimated."""
+    ests = [e for c in cfgs if (e := estimate_for("convert", c)) is not None and e.seconds is not None]
+    if not ests or len(ests) < len(cfgs):
+        return
+    bases = {e.basis for e in ests}
+    basis = bases.pop() if len(bases) == 1 else "from earlier conversions here and a 2-core laptop's measurements"
+    peaks = [e.peak_bytes for e in ests if e.peak_bytes]
+    total = Estimate(sum(e.seconds for e in ests), basis, max(peaks) if peaks else None)
+    many = ", one conversion after the other" if len(ests) > 1 else ""
+    st.caption(f":material/schedule: Takes {describe(total)}{many}.")
+
+
 def start_panel(project: Project, source: ModelVariant, cfgs: list[ConvertConfig] | None, busy: bool) -> None:
     """The preflight checks and Start: submits one background job per ticked precision."""
     cfgs = cfgs or []
@@ -302,6 +316,7 @@ def start_panel(project: Project, source: ModelVariant, cfgs: list[ConvertConfig
         st.caption("Tick at least one precision.")
     elif not blocked:
         st.caption(":material/check_circle: Checks passed: the model folder and its tokenizer are ready.")
+        _estimate(cfgs)
     label = f"Convert to {', '.join(dict.fromkeys(_what(c, cfgs) for c in cfgs))}" if cfgs else "Convert"
     reason = "These conversions are still going: wait for them, or cancel them above." if busy else None
     if not st.button(

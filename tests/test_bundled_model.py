@@ -7,8 +7,10 @@ import json
 import pytest
 
 from slmops_engine.jobs import submit_job, wait_for_job
+from slmops_engine.jobs.estimates import LAPTOP, outcome, recorded, took
 from slmops_engine.models import JobStatus
-from slmops_engine.stages.prepare_model import bundled_gguf_path, bundled_variant
+from slmops_engine.stages.prepare_model import Config as PrepareConfig
+from slmops_engine.stages.prepare_model import bundled_gguf_path, bundled_variant, estimate, expected_bytes
 from slmops_engine.students import bundled_choice, resolve_student
 
 
@@ -28,6 +30,14 @@ def test_prepare_bundled_model_job_converts_and_generates(supervisor):
     assert 250e6 < (path / "model.safetensors").stat().st_size < 300e6  # bf16: half of 538 MB
     variant = bundled_variant()
     assert variant.precision == "bfloat16" and variant.stage == "import"
+    # The size the page quotes before preparing is the size it shows afterwards (within a few kB of JSON).
+    assert abs(expected_bytes() - variant.size_bytes) < 50_000
+    # The first preparation was estimated from the laptop's measurement; the next from this one.
+    assert recorded(job.id).basis == LAPTOP and done.result["peak_rss_bytes"] > 500e6
+    later = estimate(PrepareConfig(force=True))
+    assert later.basis == f"from run #{job.id} on this machine" and later.seconds == took(done)
+    assert later.peak_bytes == done.result["peak_rss_bytes"]
+    assert outcome(done).startswith("Estimated ") and "; took " in outcome(done) and "peaked at" in outcome(done)
 
     # The saved folder loads on its own (no GGUF) and answers through its chat template.
     import torch

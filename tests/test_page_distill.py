@@ -279,7 +279,7 @@ def test_running_run_shows_live_numbers_and_cancels(project_with_data) -> None:
     assert metrics["Answered"] == "58 / 240"
     assert metrics["Time left"] == "6 min 00 s"
     assert metrics["Tokens used"] == "2,000" and metrics["Estimated cost"] == "$0.0123"
-    assert "25% · 60/240 answered · 30.0/min" in texts(at)
+    assert "24% · 58 of 240 answers" in texts(at)  # the bar counts what the counters count, from one snapshot
     assert "10 answers reused from earlier runs" in texts(at)
     spec = at.get("plotly_chart")[0].proto.spec
     assert "rate limited (429)" in spec and "timed out" in spec
@@ -289,6 +289,17 @@ def test_running_run_shows_live_numbers_and_cancels(project_with_data) -> None:
     no_exception(at)
     assert get_job(job.id).cancel_requested_at is not None
     assert at.button(key=f"distill_cancel_{job.id}").disabled
+
+
+def test_a_local_teacher_loading_says_so(project_with_data) -> None:
+    p, sample = project_with_data
+    job = submit_job("synth", SynthConfig(dataset_id=sample.id, teacher=projects.project_teacher(p)), project_id=p.id)
+    set_job_fields(job.id, status=JobStatus.running, message="Loading the teacher model on this machine")
+    state = {"total": 240, "done": 0, "cached": 0, "answered": 0, "loading": True}
+    (run_dir(job.id) / "state.json").write_text(json.dumps(state))
+    at = open_app(PAGE, p.id)
+    no_exception(at)
+    assert "Loading the teacher model on this machine; answers start once it is loaded" in texts(at)
 
 
 # -- review decisions ----------------------------------------------------------------------------------------------

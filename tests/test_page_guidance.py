@@ -121,3 +121,18 @@ def test_model_ids_are_short_and_say_what_the_model_is():
     assert model_name(12, long) == "v12-brightwave-support-int4"  # not cut mid-word, the precision kept
     assert model_name(3, "tiny llama · ONNX int8") == "v3-tiny-llama-int8"
     assert model_name(4, "···") == "v4-model"
+
+
+def test_automatic_names_stay_short_however_long_the_chain():
+    from slmops_engine.naming import answers_name, clip, conversion_name, finetune_name
+
+    answered = answers_name("Brightwave support routing (sample)", "local teacher")
+    assert answered == "Brightwave support routing · answers by local teacher"
+    reviewed = f"{answered} (reviewed 2)"  # a reviewed copy, as the Review tab names it
+    tuned = finetune_name("SmolLM2-135M-Instruct (bundled)", "lora", reviewed)
+    assert tuned == "SmolLM2-135M-Instruct · lora · Brightwave support routing"
+    assert conversion_name(tuned, "int4") == f"{tuned} · ONNX int4"
+    assert conversion_name("tiny", "int4", adapters=2) == "tiny · ONNX int4 · 2 adapters"
+    # Whatever the parts, each is cut at a word with an ellipsis.
+    assert clip("A very long name of a dataset that goes on and on") == "A very long name of a dataset…"
+    assert len(finetune_name("m" * 80, "full", "d " * 60)) <= 32 + len(" · full · ") + 28

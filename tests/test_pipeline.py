@@ -5,6 +5,7 @@ made from is written back exactly."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -62,6 +63,24 @@ def _chain(project_id: int, dataset_id: int, teacher_url: str, model_dir, out) -
     }
 
 
+def _monitor_shows_the_chain_alone(chain_id: int, timeout: float = 300) -> set[int]:
+    """Watch the sidebar's list while the chain runs: the chain is in it, its running steps are not."""
+    from slmops_engine.jobs import get_job
+    from slmops_engine.overview import active_jobs, monitored_jobs
+    from slmops_engine.stages.pipeline import step_jobs
+
+    seen: set[int] = set()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not get_job(chain_id).status.finished:
+        active, shown = {j.id for j in active_jobs()}, {j.id for j in monitored_jobs()}
+        steps = active & set(step_jobs(chain_id))
+        if steps and chain_id in active:
+            assert not steps & shown and (chain_id in shown or get_job(chain_id).status.finished)
+            seen |= steps
+        time.sleep(0.3)
+    return seen
+
+
 def test_a_pipeline_file_runs_resumes_after_a_failed_stage_and_writes_back(
     supervisor, tiny_model_dir, tmp_path
 ) -> None:
@@ -89,7 +108,9 @@ def test_a_pipeline_file_runs_resumes_after_a_failed_stage_and_writes_back(
 
         srv.behaviour = Behaviour()  # back up: the retry resumes at the failed stage (the same job, retried)
         retry_job(job.id)
+        steps_seen = _monitor_shows_the_chain_alone(job.id)
         done = wait_for_job(job.id, timeout=300)
+        assert steps_seen  # a step ran while the chain was watched, and never showed as a run of its own
         assert done.status == JobStatus.succeeded, done.error_label
     steps = done.result["steps"]
     assert steps["distil"] == distil.id and all(steps[s] for s in ("finetune", "int4", "evaluate"))

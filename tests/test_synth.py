@@ -213,6 +213,7 @@ def test_preflight_reports_missing_key_and_parts(prompts, teacher_server, monkey
 def test_the_answer_length_is_sized_from_the_task_and_the_next_run_is_estimated(tmp_path, teacher_server):
     from slmops_engine.data import import_file
     from slmops_engine.jobs import get_job, submit_job
+    from slmops_engine.jobs.estimates import describe, recorded
     from slmops_engine.jobs.worker import run_job
     from slmops_engine.models import JobStatus
     from slmops_engine.synth.estimate import LOCAL_LABEL_SECONDS, run_estimate
@@ -233,12 +234,15 @@ def test_the_answer_length_is_sized_from_the_task_and_the_next_run_is_estimated(
     assert not [r for r in review_rows(result["dataset_id"]) if "cut_off" in r["flags"]]
     # The next run of this teacher is estimated from this one (seconds per answer it asked).
     later = run_estimate(cfg.model_copy(update={"temperature": 0.9}), 12, [])
-    assert later is not None and later.basis == "from the last run of this teacher" and later.seconds > 0
+    assert later is not None and later.basis == f"from run #{job.id} of this teacher" and later.seconds > 0
+    assert later.peak_bytes and later.peak_bytes == get_job(job.id).result["peak_rss_bytes"]
+    # The same estimate was recorded when the run was submitted (no run before it: a remote teacher, no guess).
+    assert recorded(job.id) is None
     # A labelled task on a local teacher never measured here: the figure measured on a 2-core laptop.
     local = cfg.model_copy(update={"teacher": TeacherConfig(provider=Provider.local, local_path="/m")})
     guess = run_estimate(local, 100, ["a", "b"])
     assert guess.basis == "measured on a 2-core laptop" and guess.seconds >= 100 * LOCAL_LABEL_SECONDS
-    assert "minute" in guess.text()
+    assert "minute" in describe(guess)
 
 
 def test_a_labelled_task_asks_for_short_answers(tmp_path, teacher_server):

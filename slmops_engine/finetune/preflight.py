@@ -11,8 +11,9 @@ from .config import FinetuneConfig
 GiB = 1024**3
 
 
-def memory_need(cfg: FinetuneConfig, info, gpu: bool) -> int:
-    """Bytes this run needs (the catalog's rule of thumb for the method, plus a distillation teacher)."""
+def memory_need(cfg: FinetuneConfig, info, gpu: bool, seq_len: int | None = None) -> int:
+    """Bytes this run needs (the catalog's rule of thumb for the method, plus a distillation teacher); batches
+    padded to ``seq_len`` tokens (the maximum length when not given)."""
     from ..catalog import estimate_memory
 
     est = estimate_memory(
@@ -21,7 +22,7 @@ def memory_need(cfg: FinetuneConfig, info, gpu: bool) -> int:
         info.hidden_size,
         info.vocab_size,
         batch=cfg.batch_size,
-        seq_len=cfg.max_length,
+        seq_len=seq_len or cfg.max_length,
         gpu=gpu,
     )
     need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
@@ -79,7 +80,7 @@ def preflight(cfg: FinetuneConfig) -> list[Issue]:
             )
     except SlmopsError as exc:
         issues.append(Issue(title=exc.message, detail=exc.hint))
-    need = memory_need(cfg, info, sysi.has_cuda)
+    need = _need(cfg, info, sysi.has_cuda)
     budget = sysi.train_memory_budget
     where = "GPU memory" if sysi.has_cuda else "RAM"
     if need > 0.9 * budget:
@@ -110,6 +111,17 @@ def preflight(cfg: FinetuneConfig) -> list[Issue]:
     if cfg.kd:
         issues += _kd_issues(cfg, path)
     return issues
+
+
+def _need(cfg: FinetuneConfig, info, gpu: bool) -> int:
+    """The estimate's peak (a measured run of the same student, or the rule of thumb for the data's longest
+    example); the rule of thumb at the maximum length when the data cannot be read."""
+    from .estimate import estimate
+
+    try:
+        return estimate(cfg).peak_bytes or memory_need(cfg, info, gpu)
+    except (SlmopsError, OSError, ValueError):
+        return memory_need(cfg, info, gpu)
 
 
 def _kd_issues(cfg: FinetuneConfig, student_path) -> list[Issue]:

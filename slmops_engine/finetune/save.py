@@ -7,6 +7,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from ..naming import finetune_name
 from ..settings import get_settings
 from .config import FinetuneConfig
 from .variants import register
@@ -45,7 +46,7 @@ def save_outputs(
     merged_model.save_pretrained(str(merged))
     tok.save_pretrained(str(merged))
     size = sum(f.stat().st_size for f in merged.glob("*.safetensors"))
-    name = cfg.output_name or f"{base.name} · {cfg.method} · {dataset.name}"
+    name = cfg.output_name or finetune_name(base.name, cfg.method, dataset.name)
     config = {
         **cfg.model_dump(mode="json"),
         "adapter_path": str(adapter_path) if adapter_path else None,

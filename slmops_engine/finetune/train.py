@@ -306,6 +306,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
             "tokens_per_s": round(trainer.state.num_input_tokens_seen / max(result.metrics["train_runtime"], 1e-9), 1),
             "seconds": round(time.perf_counter() - t0, 1),
             "peak_rss_gb": round(callback.peak_rss / 1024**3, 2),
+            "longest_tokens": max(len(x) for x in train_ds["input_ids"]),
             "bf16": bf16,
             "resumed": resume is not None,
         },

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..jobs.estimates import Estimate
 from ..models import Dataset, MetricPoint, ModelVariant
 from ..teachers import Provider, TeacherConfig
 from .config import FinetuneConfig
@@ -58,26 +59,25 @@ def planned_steps(cfg: FinetuneConfig, ds: Dataset) -> int:
 
 @dataclass
 class ResourceEstimate:
-    need: int  # bytes the run needs
+    need: int  # bytes the run needs at its peak
     budget: int  # bytes free for it
     where: str  # "RAM" or "GPU memory"
+    estimate: Estimate  # time and memory, with where the figures come from
 
 
 def resource_estimate(cfg: FinetuneConfig) -> ResourceEstimate | None:
-    """The memory estimate the preflight judges (same rule of thumb); None when the student cannot be read."""
+    """The estimate the page shows and the preflight judges; None when the student or the data cannot be read."""
     from ..errors import SlmopsError
-    from ..model_folder import inspect_model_folder
-    from ..students import resolve_student
     from ..sysinfo import system_info
-    from .preflight import memory_need
+    from .estimate import estimate
 
     try:
-        info = inspect_model_folder(resolve_student(cfg.student))
-    except SlmopsError:
+        est = estimate(cfg)
+    except (SlmopsError, OSError, ValueError):
         return None
     sysi = system_info()
-    need = memory_need(cfg, info, sysi.has_cuda)
-    return ResourceEstimate(need, sysi.train_memory_budget, "GPU memory" if sysi.has_cuda else "RAM")
+    where = "GPU memory" if sysi.has_cuda else "RAM"
+    return ResourceEstimate(est.peak_bytes or 0, sysi.train_memory_budget, where, est)
 
 
 def step_of(message: str) -> tuple[int, int] | None:

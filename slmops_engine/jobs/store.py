@@ -55,6 +55,10 @@ def submit_job(
     with session_scope() as s:
         s.add(job)
     run_dir(job.id).mkdir(parents=True, exist_ok=True)
+    from .estimates import estimate_for, record
+
+    if (est := estimate_for(kind, cfg)) is not None:
+        record(job.id, est)
     return job
 
 

@@ -15,6 +15,7 @@ from ..errors import JobCancelled, describe_exception
 from ..models import JobStatus
 from ..secrets import key_names, redact, redact_logs
 from ..stages import get_stage
+from .estimates import own_peak_rss
 from .reporter import JobReporter
 from .store import HOST, finish_job, get_job, set_job_fields
 
@@ -43,7 +44,10 @@ def run_job(job_id: int) -> JobStatus:
         result = stage.run(config, reporter)
         reporter.progress(1.0, "Done")
         reporter.flush()
-        finish_job(job_id, JobStatus.succeeded, result=_jsonable(result), progress=1.0, message="Done", eta_seconds=0.0)
+        result = _jsonable(result)
+        if isinstance(result, dict):  # what later estimates of the same work learn from
+            result.setdefault("peak_rss_bytes", own_peak_rss())
+        finish_job(job_id, JobStatus.succeeded, result=result, progress=1.0, message="Done", eta_seconds=0.0)
         log.info("Job %s succeeded", job_id)
         return JobStatus.succeeded
     except JobCancelled:

@@ -13,13 +13,13 @@ from sqlmodel import select
 from ..db import get_or_raise, session_scope
 from ..errors import ConfigError, ModelLoadError
 from ..models import ModelVariant
+from ..naming import conversion_name
 from ..settings import get_settings
 from ..stages.base import Issue, Reporter
 from .adapters import build_multi_adapter, check_adapters
 from .builder import generate, run_builder, tune_for_this_machine, verify_outputs
 from .config import GPU_ONLY, ConvertConfig
 from .routes import route_name
-from .views import conversion_label
 
 
 def source_variant(variant_id: int) -> ModelVariant:
@@ -190,9 +190,7 @@ def convert(cfg: ConvertConfig, reporter: Reporter, job_id: int | None = None) -
         v = existing or ModelVariant(stage="convert", format="onnx", artifact_path=str(out))
         n = len(adapters)
         v.precision, v.config = cfg.precision, cfg.model_dump(mode="json")
-        v.name = cfg.output_name or f"{src_variant.name} · {conversion_label(v)}" + (
-            f" · {n} adapter{'s' if n > 1 else ''}" if n else ""
-        )
+        v.name = cfg.output_name or conversion_name(src_variant.name, cfg.precision, n)
         v.project_id, v.parent_id, v.precision, v.size_bytes = (
             src_variant.project_id,
             src_variant.id,

@@ -13,6 +13,13 @@ RESUMABLE = False
 Config = ConvertConfig
 
 
+def estimate(config: Config):
+    """Time and peak memory, from measurements (jobs/estimates.py)."""
+    from ..optimize.estimate import estimate as measure
+
+    return measure(config)
+
+
 def preflight(config: ConvertConfig) -> list[Issue]:
     from ..optimize.convert import preflight as check
 

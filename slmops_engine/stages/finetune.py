@@ -13,6 +13,13 @@ RESUMABLE = True
 Config = FinetuneConfig
 
 
+def estimate(config: Config):
+    """Time and peak memory, from measurements (jobs/estimates.py)."""
+    from ..finetune.estimate import estimate as measure
+
+    return measure(config)
+
+
 def preflight(config: FinetuneConfig) -> list[Issue]:
     from ..finetune.preflight import preflight as check
 

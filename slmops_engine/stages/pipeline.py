@@ -23,6 +23,16 @@ def preflight(config: PipelineConfig) -> list[Issue]:
     return []  # each stage's own preflight runs when the stage is submitted, with the results before it
 
 
+def step_jobs(job_id: int) -> list[int]:
+    """The jobs a chain has started for its steps so far (from its state file; empty before the first)."""
+    from ..jobs.store import run_dir
+
+    try:
+        return [int(i) for i in json.loads((run_dir(job_id) / "pipeline.json").read_text())["jobs"].values()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def _wait(job_id: int, reporter: Reporter, step: int, total: int, name: str) -> None:
     from ..errors import JobCancelled
     from ..jobs import cancel_job, get_job

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ from sqlmodel import select
 
 from ..db import session_scope
 from ..errors import ModelLoadError
+from ..jobs.estimates import Estimate
 from ..models import ModelVariant
 from ..settings import get_settings
 from .base import Issue, Reporter, StageConfig
@@ -29,6 +31,10 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FOLDER_NAME = "smollm2-135m-instruct"
 VARIANT_NAME = "SmolLM2-135M-Instruct (bundled)"
 GiB = 1024**3
+# bench/estimates.py on a 2-core laptop: the first preparation (load, unpack, save, reload, a short answer).
+LAPTOP_SECONDS = 18.0
+LAPTOP_PEAK_BYTES = int(1.55e9)
+TOKENIZER_BYTES = 3_523_000  # tokenizer.json and friends, as the conversion writes them
 
 
 class Config(StageConfig):
@@ -79,6 +85,31 @@ def bundled_variant() -> ModelVariant | None:
 def bundled_model_path() -> Path | None:
     v = bundled_variant()
     return Path(v.artifact_path) if v else None
+
+
+@lru_cache(maxsize=2)
+def expected_bytes(dtype: str = "bfloat16") -> int | None:
+    """Size of the prepared folder, from the weights the GGUF holds (None when it cannot be read)."""
+    try:
+        import numpy as np
+        from gguf import GGUFReader
+
+        n = sum(int(np.prod(t.shape)) for t in GGUFReader(str(bundled_gguf_path())).tensors)
+    except (ImportError, ModelLoadError, OSError, ValueError):
+        return None
+    return n * (2 if dtype == "bfloat16" else 4) + TOKENIZER_BYTES
+
+
+def estimate(config: Config) -> Estimate:
+    """The last preparation on this machine, else the laptop's measurement."""
+    from ..jobs.estimates import LAPTOP, newest, peak_of, took
+
+    if bundled_variant() is not None and not config.force:
+        return Estimate(1.0, "already prepared")
+    job = newest(KIND, lambda j: not (j.result or {}).get("reused") and j.config.get("dtype") == config.dtype)
+    if job is not None:
+        return Estimate(took(job), f"from run #{job.id} on this machine", peak_of(job))
+    return Estimate(LAPTOP_SECONDS, LAPTOP, LAPTOP_PEAK_BYTES)
 
 
 def preflight(config: Config) -> list[Issue]:

@@ -20,6 +20,13 @@ def is_heavy(config: SynthConfig) -> bool:
     return config.teacher.provider == Provider.local
 
 
+def estimate(config: Config):
+    """Time and peak memory, from measurements (jobs/estimates.py)."""
+    from ..synth.estimate import estimate as measure
+
+    return measure(config)
+
+
 def preflight(config: SynthConfig) -> list[Issue]:
     from ..data.store import get_dataset
     from ..errors import SlmopsError

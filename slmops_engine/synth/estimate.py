@@ -5,12 +5,7 @@ once the first answers arrive."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlmodel import col, select
-
-from ..db import session_scope
-from ..models import Job, JobStatus
+from ..jobs.estimates import LAPTOP, Estimate, recent_jobs, took
 from ..teachers import Provider, TeacherConfig
 from .config import SynthConfig
 
@@ -18,17 +13,7 @@ from .config import SynthConfig
 # 93.5 s including the model's load.
 LOCAL_LABEL_SECONDS = 0.39
 LOCAL_LOAD_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class Estimate:
-    seconds: float
-    basis: str
-
-    def text(self) -> str:
-        minutes = self.seconds / 60
-        span = "under a minute" if minutes < 1 else f"about {minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"
-        return f"{span} on this machine ({self.basis})"
+LOCAL_PEAK_BYTES = int(1.4e9)  # bench/estimates.py: the worker with the bundled teacher loaded
 
 
 def _same_teacher(a: dict, b: TeacherConfig) -> bool:
@@ -40,30 +25,36 @@ def _same_teacher(a: dict, b: TeacherConfig) -> bool:
     )
 
 
-def seconds_per_answer(cfg: SynthConfig, labelled: bool, project_id: int | None = None) -> float | None:
-    """Seconds each newly asked answer took in the newest finished run of this teacher (same kind of task)."""
-    with session_scope() as s:
-        q = select(Job).where(Job.kind == "synth", Job.status == JobStatus.succeeded)
-        if project_id is not None:
-            q = q.where(Job.project_id == project_id)
-        jobs = s.exec(q.order_by(col(Job.id).desc()).limit(50)).all()
-    for job in jobs:
+def last_run(cfg: SynthConfig, labelled: bool, project_id: int | None = None):
+    """The newest finished run of this teacher on the same kind of task that asked anything, or None."""
+    for job in recent_jobs("synth"):
         result = job.result or {}
-        asked = int(result.get("answered") or 0)
-        if not (asked and job.started_at and job.finished_at) or bool(result.get("labels")) != labelled:
+        if project_id is not None and job.project_id != project_id:
             continue
-        if not _same_teacher(job.config.get("teacher", {}), cfg.teacher):
+        if not int(result.get("answered") or 0) or bool(result.get("labels")) != labelled:
             continue
-        return (job.finished_at - job.started_at).total_seconds() / asked
+        if _same_teacher(job.config.get("teacher", {}), cfg.teacher):
+            return job
     return None
 
 
 def run_estimate(cfg: SynthConfig, to_ask: int, labels: list[str], project_id: int | None = None) -> Estimate | None:
     if to_ask <= 0:
         return Estimate(0.0, "every answer is saved")
-    per = seconds_per_answer(cfg, bool(labels), project_id)
-    if per is not None:
-        return Estimate(per * to_ask, "from the last run of this teacher")
+    job = last_run(cfg, bool(labels), project_id)
+    if job is not None:
+        per = took(job) / int(job.result["answered"])
+        return Estimate(per * to_ask, f"from run #{job.id} of this teacher", (job.result or {}).get("peak_rss_bytes"))
     if cfg.teacher.provider == Provider.local and labels:
-        return Estimate(LOCAL_LOAD_SECONDS + LOCAL_LABEL_SECONDS * to_ask, "measured on a 2-core laptop")
+        return Estimate(LOCAL_LOAD_SECONDS + LOCAL_LABEL_SECONDS * to_ask, LAPTOP, LOCAL_PEAK_BYTES)
     return None
+
+
+def estimate(cfg: SynthConfig) -> Estimate | None:
+    """The stage's estimate for a run about to start: the answers it still has to ask, at the measured pace."""
+    from ..data.store import get_dataset
+    from .views import planned_prompts, run_plan
+
+    plan = run_plan(cfg)
+    needed = planned_prompts(get_dataset(cfg.dataset_id), cfg.splits, cfg.max_prompts) * cfg.answers_per_prompt
+    return run_estimate(cfg, needed - min(plan["saved"], needed), plan["labels"], cfg.project_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..data.store import SPLITS
 from ..models import Dataset
+from ..naming import answers_name
 from .cache import cached
 from .config import SynthConfig
 from .parsing import flag_answers
@@ -73,7 +74,7 @@ def build_answered(
         "cost": round(tracker.cost, 6),
         "flagged": sum(1 for p in parts.values() for f in p["flags"] if f),
     }
-    name = cfg.output_name or f"{parent.name} (answered by {t.model or 'local teacher'})"
+    name = cfg.output_name or answers_name(parent.name, t.model or "local teacher")
     return save_dataset(
         DatasetDict(parts),
         project_id=cfg.project_id if cfg.project_id is not None else parent.project_id,

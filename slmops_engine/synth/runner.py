@@ -123,8 +123,11 @@ async def _ask_remote(
 def _ask_local(cfg: SynthConfig, todo: list[Item], tracker: Tracker, job_id: int | None, labels: list[str]) -> None:
     from .local import LocalTeacher
 
-    tracker.reporter.progress(tracker.done / max(tracker.total, 1), "Loading the local teacher")
+    tracker.loading = True
+    tracker.publish(force=True)
     teacher = LocalTeacher(cfg.teacher.local_path or "", temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    tracker.loading = False
+    tracker.publish(force=True)
     for start in range(0, len(todo), cfg.batch_size):
         batch = todo[start : start + cfg.batch_size]
         convs = [conversation(cfg, it) for it in batch]

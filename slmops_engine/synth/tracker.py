@@ -25,6 +25,7 @@ class Tracker:
     completion_tokens: int = 0
     recent: deque = field(default_factory=lambda: deque(maxlen=5))
     started: float = field(default_factory=time.monotonic)
+    loading: bool = False  # a teacher on this machine is loading its weights: no answer can arrive yet
     _last_publish: float = 0.0
 
     @property
@@ -74,6 +75,7 @@ class Tracker:
             "cost": round(self.cost, 6),
             "answers_per_min": round(self.rate_per_min(), 2),
             "recent": list(self.recent),
+            "loading": self.loading,
         }
 
     def publish(self, force: bool = False) -> None:
@@ -87,8 +89,12 @@ class Tracker:
         msg += f" · {rate:.1f}/min"
         if self.cost:
             msg += f" · ${self.cost:.4f}"
+        if self.loading:
+            msg = "Loading the teacher model on this machine"
         now = time.monotonic()
+        self.reporter.progress(frac, msg, eta_seconds=eta)
         if force or now - self._last_publish >= 1.0:
+            # The live counters and the job's progress are written together: every view of the run agrees.
             self._last_publish = now
             self.reporter.state(self.snapshot())
             step = int(now - self.started)
@@ -97,4 +103,4 @@ class Tracker:
             self.reporter.metric("retries", sum(self.retries.values()), step)
             if self.cost:
                 self.reporter.metric("cost", self.cost, step)
-        self.reporter.progress(frac, msg, eta_seconds=eta)
+            self.reporter.flush()
