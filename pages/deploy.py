@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.finetune.variants import list_variants
-from slmops_engine.serving.deployments import endpoint
+from slmops_engine.serving.deployments import endpoint, list_deployments
 from slmops_ui import deploy_list, deploy_settings
 from slmops_ui.feedback import show_flash
 from slmops_ui.nav import ensure_frame, link_to
@@ -33,4 +33,5 @@ else:
     deploy_settings.deploy_panel(project, source)
 
 deploy_list.deployments_panel(project.id)
-link_to("chat", "Next: chat with a deployment")
+if any(d.status.active for d in list_deployments(project.id)):  # a link to chat with nothing to chat with misleads
+    link_to("chat", "Next: chat with a deployment")

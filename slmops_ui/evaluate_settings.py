@@ -50,12 +50,19 @@ def run_settings(project: Project, busy: bool) -> None:
     ds = c1.selectbox(
         LABELS["dataset_id"],
         datasets,
-        format_func=lambda d: f"#{d.id} {d.name} · {d.info.get('splits', {})}",
+        format_func=lambda d: f"#{d.id} {d.name} · {d.n_rows:,} rows",
         help=_help("dataset_id"),
         key=f"eval_dataset_{project.id}",
     )
     parts = [p for p in ("test", "validation", "train") if p in ds.info.get("splits", {})]
-    split = c2.selectbox(LABELS["split"], parts, help=_help("split"), key=f"eval_split_{project.id}_{ds.id}")
+    sizes = ds.info.get("splits", {})
+    split = c2.selectbox(
+        LABELS["split"],
+        parts,
+        format_func=lambda p: f"{p} ({int(sizes.get(p, 0)):,})",
+        help=_help("split"),
+        key=f"eval_split_{project.id}_{ds.id}",
+    )
     n_rows = int(ds.info["splits"].get(split, 0))
     limit = c3.number_input(LABELS["limit"], 1, max(n_rows, 1), max(n_rows, 1), help=_help("limit"))
     judge = st.checkbox(

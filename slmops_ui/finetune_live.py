@@ -19,7 +19,7 @@ from slmops_engine.jobs import cancel_job, get_job, job_metrics, retry_job, run_
 from slmops_engine.models import Job, JobStatus, MetricPoint
 
 from .feedback import show_error, show_failure
-from .format import elapsed, human_duration
+from .format import compact_duration, elapsed, human_duration
 from .jobs import cancel_button, run_header, run_progress
 
 COLORS = {"loss": "#2563eb", "eval_loss": "#dc2626", "ce_loss": "#0891b2", "kl_loss": "#9333ea"}
@@ -63,26 +63,30 @@ def _numbers(job: Job, points: list[MetricPoint]) -> None:
     else:
         step = "—"
     speed = result.get("tokens_per_s") if not running else latest.get("tokens_per_s")
-    ram = result.get("peak_rss_gb") if not running else latest.get("ram_gb")
+    # Finished: the run's process at its peak (loading, training, merging, saving), as the estimate counts it.
+    peak = result.get("peak_rss_bytes")
+    ram = (peak / 1e9 if peak else result.get("peak_rss_gb")) if not running else latest.get("ram_gb")
     start, now = first_value(points, "eval_loss"), latest.get("eval_loss")
     c = st.columns(5)
     c[0].metric("Step", step, help="Training steps done (of all the run will take).")
     if running:
         c[1].metric("Time left", human_duration(job.eta_seconds) or "—", help="Estimated from the speed so far.")
     else:
-        c[1].metric("Took", human_duration(result.get("seconds") or elapsed(job.started_at, job.finished_at)) or "—")
+        took = result.get("seconds") or elapsed(job.started_at, job.finished_at)
+        c[1].metric("Took", compact_duration(took) or "—", help=human_duration(took) or None)
     c[2].metric("Tokens per second", f"{speed:,.0f}" if speed else "—", help="Training tokens (not padding) a second.")
     c[3].metric(
         "Memory" if running else "Peak memory",
         f"{ram:.2f} GB" if ram else "—",
-        help="RAM the training process uses.",
+        help="RAM the training process uses." if running else "The most RAM the run's process held, start to end.",
     )
     c[4].metric(
         "Validation loss",
         f"{now:.3f}" if now is not None else "—",
-        delta=f"{now - start:+.3f} since the start" if now is not None and start is not None and now != start else None,
+        delta=f"{now - start:+.3f}" if now is not None and start is not None and now != start else None,
         delta_color="inverse",
-        help="Loss on the validation examples, which the student never trains on: lower is better.",
+        help="Loss on the validation examples, which the student never trains on: lower is better. "
+        "The change is since the start of the run.",
     )
 
 

@@ -8,7 +8,17 @@ from slmops_engine.catalog import Fit
 from slmops_engine.models import JobStatus, as_utc
 from slmops_engine.sysinfo import human_bytes
 
-__all__ = ["FIT_CSS", "FIT_MARK", "STATUS_STYLE", "ago", "fit_cell", "fit_legend", "human_bytes", "human_duration"]
+__all__ = [
+    "FIT_CSS",
+    "FIT_MARK",
+    "STATUS_STYLE",
+    "ago",
+    "compact_duration",
+    "fit_cell",
+    "fit_legend",
+    "human_bytes",
+    "human_duration",
+]
 
 # Symbols as well as colours: the table stays readable without colour vision or an emoji font.
 FIT_MARK: dict[str, str] = {"green": "✓", "amber": "!", "red": "✗"}
@@ -47,6 +57,16 @@ def human_duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def compact_duration(seconds: float | None) -> str:
+    """'45 s', '3m 20s', '2h 05m': human_duration for a narrow figure; empty when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    return f"{s // 60}m {s % 60:02d}s" if s < 3600 else f"{s // 3600}h {(s % 3600) // 60:02d}m"
 
 
 def ago(dt: datetime | None, now: datetime | None = None) -> str:

@@ -12,7 +12,7 @@ from slmops_engine.models import ModelVariant
 from slmops_engine.optimize.convert import conversions_of, has_recommendation, recommendation
 from slmops_engine.optimize.views import comparison
 
-from .format import human_bytes, human_duration
+from .format import compact_duration, human_bytes
 
 SOURCE_COLOR, ONNX_COLOR = "#94a3b8", "#2563eb"
 
@@ -82,25 +82,44 @@ def _chart(source_id: int, rows: list[dict]) -> None:
     )
 
 
+# Short headers so every column fits beside the others; what each means is in its help (hover the header).
+COLUMNS = {
+    "Model": "The original (PyTorch) model or one of its conversions.",
+    "Size": "Size of the model's files on disk.",
+    "Of source": "Size as a share of the original model's.",
+    "Quality kept": "Quick check: the conversion's score as a share of the original's on the same examples.",
+    "Perplexity": "How surprised the model is by the reference answers: lower is better.",
+    "ROUGE-L": "Overlap of the answers with the reference answers: higher is better.",
+    "Tokens/s": "Tokens generated a second on this machine.",
+    "Speed-up": "Tokens a second as a multiple of the original's.",
+    "First token": "Time until the first token of an answer.",
+    "Memory": "Peak memory while answering.",
+    "Converted in": "How long the conversion took.",
+}
+
+
 def _table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(
+    values = [
         [
-            {
-                "Model": r["label"],
-                "Size": human_bytes(r["size_bytes"]) if r["size_bytes"] else "—",
-                "% of source size": _pct(r["size_ratio"]),
-                "Quality kept": _pct(r["kept"]),
-                "Perplexity (lower is better)": _num(r["perplexity"], "{:,.2f}"),
-                "ROUGE-L (higher is better)": _num(r["rouge_l"], "{:.3f}"),
-                "Tokens per second": _num(r["tokens_per_s"], "{:,.0f}"),
-                "Speed-up": _times(r["speedup"]),
-                "Time to first token": _num(r["ttft_ms"], "{:,.0f}", " ms"),
-                "Memory": _num(r["memory_mb"], "{:,.0f}", " MB"),
-                "Converted in": human_duration(r["build_seconds"]) or "—",
-            }
-            for r in rows
+            r["label"],
+            human_bytes(r["size_bytes"]) if r["size_bytes"] else "—",
+            _pct(r["size_ratio"]),
+            _pct(r["kept"]),
+            _num(r["perplexity"], "{:,.2f}"),
+            _num(r["rouge_l"], "{:.3f}"),
+            _num(r["tokens_per_s"], "{:,.0f}"),
+            _times(r["speedup"]),
+            _num(r["ttft_ms"], "{:,.0f}", " ms"),
+            _num(r["memory_mb"], "{:,.0f}", " MB"),
+            compact_duration(r["build_seconds"]) or "—",
         ]
-    )
+        for r in rows
+    ]
+    return pd.DataFrame(values, columns=list(COLUMNS))
+
+
+def _column_config() -> dict:
+    return {name: st.column_config.TextColumn(name, help=text) for name, text in COLUMNS.items()}
 
 
 def _advice(source_id: int, rows: list[dict]) -> None:
@@ -128,7 +147,7 @@ def results_panel(source: ModelVariant) -> None:
     _advice(source.id, rows)
     _chart(source.id, rows)
     checked = [r["rows"] for r in rows if r["rows"]]
-    st.dataframe(_table(rows), hide_index=True, width="stretch")
+    st.dataframe(_table(rows), hide_index=True, width="stretch", column_config=_column_config())
     st.caption(
         (f"Quality measured on {max(checked)} examples the models answered side by side. " if checked else "")
         + "**Quality kept**: how close the converted model's answers stay to the original's (100% = no loss). "

@@ -30,6 +30,10 @@ def onnx_variants(project_id: int, tiny_onnx) -> list[ModelVariant]:
     return out
 
 
+def links(at) -> list[str]:
+    return [e.proto.label for e in at.get("page_link")]
+
+
 def test_deploy_page_without_a_model_points_to_optimize() -> None:
     p = projects.create_project("empty")
     at = open_app("pages/deploy.py", p.id)
@@ -46,6 +50,8 @@ def test_deploy_from_the_page_then_watch_and_stop(serving, tiny_onnx) -> None:
     llama, _ = onnx_variants(p.id, tiny_onnx)
     at = open_app("pages/deploy.py", p.id)
     no_exception(at)
+    chat = "Next: chat with a deployment"
+    assert chat not in links(at)  # nothing to chat with yet
     k = f"dep_{p.id}"
     at.selectbox(key=f"{k}_model").set_value(llama.id).run()
     assert at.text_area(key=f"{k}_{llama.id}_prompt").value.startswith("<|im_start|>user\n{Content}")
@@ -64,12 +70,14 @@ def test_deploy_from_the_page_then_watch_and_stop(serving, tiny_onnx) -> None:
     shown = texts(at)
     assert "Running" in shown and d.endpoint in shown and d.model_id in shown
     assert f"curl {d.endpoint}/chat/completions" in shown and f'model="{d.model_id}"' in shown
+    assert chat in links(at)
 
     at.button(key=f"dep_stop_{d.id}").click().run()
     no_exception(at)
     assert deps.wait_for(d.id, {DeploymentStatus.stopped}, 30).status == DeploymentStatus.stopped
     at.run()
     assert "Stopped" in texts(at) and at.button(key=f"dep_stop_{d.id}").disabled
+    assert chat not in links(at)
 
 
 def test_chat_streams_answers_and_compares_two_deployments(serving, tiny_onnx) -> None:
