@@ -114,6 +114,9 @@ def test_cli_quantize_wait(tiny_model_dir):
     assert r.returncode == 0, r.stderr
     # the default rounding (auto) is round to nearest for a model that is not 4-bit
     assert r.stdout.strip().splitlines()[-1].isdigit() and "int4 (round to nearest):" in r.stdout
+    # what it was expected to take, then what it took
+    assert "estimated under a minute and" in r.stderr and "(measured on a 2-core laptop)" in r.stderr
+    assert "; took " in r.stderr and "peaked at" in r.stderr
     r = slmops("quantize", "999", "--wait")
     assert r.returncode == 2 and "Model variant 999 does not exist" in r.stderr
 

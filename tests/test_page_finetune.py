@@ -134,6 +134,7 @@ def test_settings_default_to_teacher_answers_lora_balanced(ready, tmp_path) -> N
     shown = texts(at)
     assert "8 validation examples" in shown
     assert "Checks passed" in shown and "Needs about" in shown
+    assert "(measured on a 2-core laptop, scaled to this model's size)" in shown  # never run here: no history
     assert "About 8 training steps" in shown  # 32 rows / batch 8 = 4 steps a pass, 2 passes
     assert not _start_button(at).disabled
     # every hyper-parameter has its one-line help from the config

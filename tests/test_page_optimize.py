@@ -83,6 +83,7 @@ def test_settings_default_to_int4_with_the_check_and_refuse_gpu_precisions(ready
     assert at.selectbox(key=f"{k}_{source.id}_int4_method").value == "rtn"  # trained in full precision
     assert not [i for i in at.info if "4-bit already" in i.value]
     assert "Checks passed" in shown
+    assert "Takes under a minute" in shown and "(measured on a 2-core laptop)" in shown  # a tiny model, scaled
     for gpu in ("fp16", "bf16"):
         box = at.checkbox(key=f"{k}_{gpu}")
         assert box.disabled and not box.value and "Needs an NVIDIA GPU" in box.help

@@ -12,9 +12,12 @@ from ..models import Job, JobStatus
 def run_or_wait(job: Job, what: str) -> Job:
     """Print progress lines to stderr until the job ends; returns the final job row."""
     from ..jobs import get_job
+    from ..jobs.estimates import describe, outcome, recorded
     from ..jobs.supervisor import supervisor_pid
     from ..jobs.worker import run_job
 
+    if (est := recorded(job.id)) is not None and describe(est):
+        print(f"job {job.id}: estimated {describe(est)}", file=sys.stderr)
     if supervisor_pid() is None:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
         from ..secrets import key_names, redact_logs
@@ -32,7 +35,10 @@ def run_or_wait(job: Job, what: str) -> Job:
                 print(f"{job.progress * 100:3.0f}% {job.message}", file=sys.stderr)
                 last = job.message
             time.sleep(0.5)
-    return get_job(job.id)
+    job = get_job(job.id)
+    if took := outcome(job):
+        print(f"job {job.id}: {took}", file=sys.stderr)
+    return job
 
 
 def report_failure(job: Job) -> int:

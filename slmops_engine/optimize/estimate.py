@@ -12,6 +12,7 @@ REFERENCE_PARAMS = 134.5e6
 # measurements; the quick check adds about CHECK_ROW_SECONDS a row (it answers each row twice: fp32 and the build).
 LAPTOP_SECONDS = {"fp32": 12.0, "int8": 12.0, "int4": 12.0}
 LAPTOP_PEAK_BYTES = int(1.65e9)
+RUNTIME_BYTES = int(0.4e9)  # the worker with its libraries loaded, before any model (a tiny model's whole peak)
 CHECK_ROW_SECONDS = 0.5
 # Settings that change the work; the source, the name and the chosen adapters do not (the size scales them).
 _IGNORED = {"variant_id", "adapter_ids", "output_name", "verify_prompt", "check_dataset_id"}
@@ -47,8 +48,9 @@ def estimate(cfg: ConvertConfig) -> Estimate | None:
     if job is not None:
         scale = params / (_params(job.config.get("variant_id")) or params)
         peak = peak_of(job)
-        return Estimate(took(job) * scale, f"from run #{job.id} on this machine", int(peak * scale) if peak else None)
+        peak = int(RUNTIME_BYTES + (peak - RUNTIME_BYTES) * scale) if peak else None
+        return Estimate(took(job) * scale, f"from run #{job.id} on this machine", peak)
     scale = params / REFERENCE_PARAMS
     check = CHECK_ROW_SECONDS * cfg.check_rows if cfg.check_dataset_id is not None else 0.0
     seconds = (LAPTOP_SECONDS.get(cfg.precision, 12.0) + check) * scale
-    return Estimate(seconds, LAPTOP, int(LAPTOP_PEAK_BYTES * max(scale, 1.0)))
+    return Estimate(seconds, LAPTOP, int(RUNTIME_BYTES + (LAPTOP_PEAK_BYTES - RUNTIME_BYTES) * scale))
