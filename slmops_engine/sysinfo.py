@@ -98,6 +98,20 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def human_duration(seconds: float | None, compact: bool = False) -> str:
+    """'45 s', '3 min 20 s', '2 h 05 min' (compact, for a narrow figure: '3m 20s', '2h 05m'); empty when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    m, h = ("m", "h") if compact else (" min", " h")
+    sec = "s" if compact else " s"
+    if s < 3600:
+        return f"{s // 60}{m} {s % 60:02d}{sec}"
+    return f"{s // 3600}{h} {(s % 3600) // 60:02d}{m}"
+
+
 def process_peak_rss(pid: int | None) -> int | None:
     """Peak resident memory of another process on this machine (Linux VmHWM), None when unknown."""
     if pid is None:

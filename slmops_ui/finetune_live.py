@@ -65,7 +65,7 @@ def _numbers(job: Job, points: list[MetricPoint]) -> None:
     speed = result.get("tokens_per_s") if not running else latest.get("tokens_per_s")
     # Finished: the run's process at its peak (loading, training, merging, saving), as the estimate counts it.
     peak = result.get("peak_rss_bytes")
-    ram = (peak / 1e9 if peak else result.get("peak_rss_gb")) if not running else latest.get("ram_gb")
+    ram = (peak / 1024**3 if peak else result.get("peak_rss_gb")) if not running else latest.get("ram_gb")
     start, now = first_value(points, "eval_loss"), latest.get("eval_loss")
     c = st.columns(5)
     c[0].metric("Step", step, help="Training steps done (of all the run will take).")

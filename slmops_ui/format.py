@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from slmops_engine.catalog import Fit
 from slmops_engine.models import JobStatus, as_utc
-from slmops_engine.sysinfo import human_bytes
+from slmops_engine.sysinfo import human_bytes, human_duration
 
 __all__ = [
     "FIT_CSS",
@@ -47,26 +47,9 @@ def fit_legend() -> str:
     return ":green[✓ fits comfortably] · :orange[! tight — close other programs] · :red[✗ will not fit]"
 
 
-def human_duration(seconds: float | None) -> str:
-    """'45 s', '3 min 20 s', '2 h 05 min'; an empty string when unknown."""
-    if seconds is None or seconds < 0:
-        return ""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
-
-
 def compact_duration(seconds: float | None) -> str:
-    """'45 s', '3m 20s', '2h 05m': human_duration for a narrow figure; empty when unknown."""
-    if seconds is None or seconds < 0:
-        return ""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    return f"{s // 60}m {s % 60:02d}s" if s < 3600 else f"{s // 3600}h {(s % 3600) // 60:02d}m"
+    """human_duration for a narrow figure: '45 s', '3m 20s', '2h 05m'."""
+    return human_duration(seconds, compact=True)
 
 
 def ago(dt: datetime | None, now: datetime | None = None) -> str:

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from ..db import session_scope
 from ..models import Job, JobStatus
+from ..sysinfo import human_bytes, human_duration
 
 FILE = "estimate.json"
 LAPTOP = "measured on a 2-core laptop"
@@ -102,15 +103,11 @@ def span(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} hours"
 
 
-def gigabytes(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
-
-
 def describe(est: Estimate) -> str:
     """'about 3 minutes and 2.8 GB of memory (from run #12 of this model)'."""
     parts = [span(est.seconds)] if est.seconds is not None else []
     if est.peak_bytes:
-        parts.append(f"{gigabytes(est.peak_bytes)} of memory")
+        parts.append(f"{human_bytes(est.peak_bytes)} of memory")
     return f"{' and '.join(parts)} ({est.basis})" if parts else ""
 
 
@@ -120,12 +117,7 @@ def outcome(job: Job) -> str | None:
     seconds, peak = took(job), peak_of(job)
     if est is None or job.status != JobStatus.succeeded or seconds is None or est.seconds is None:
         return None
-    text = f"Estimated {span(est.seconds)} ({est.basis}); took {_clock(seconds)}"
+    text = f"Estimated {span(est.seconds)} ({est.basis}); took {human_duration(seconds)}"
     if est.peak_bytes and peak:
-        text += f". Memory: estimated {gigabytes(est.peak_bytes)}, peaked at {gigabytes(peak)}"
+        text += f". Memory: estimated {human_bytes(est.peak_bytes)}, peaked at {human_bytes(peak)}"
     return text + "."
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
