@@ -1,5 +1,6 @@
 """Database engine and sessions. SQLite runs in WAL mode with a busy timeout so the UI and workers can
-write at the same time; any SQLAlchemy URL (e.g. Postgres) works for a shared setup."""
+write at the same time; PostgreSQL serves a shared setup. The schema is kept by migrations (schema.py), applied
+when a process first opens the database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from .settings import get_settings
 
@@ -31,7 +32,7 @@ def _configure_sqlite(dbapi_conn, _record) -> None:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process; tables are created on first use."""
+    """One engine per URL per process; the schema is brought up to date on first use."""
     url = url or get_settings().db_url
     with _lock:
         eng = _engines.get(url)
@@ -49,30 +50,10 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def _create_tables(eng: Engine) -> None:
-    """Create missing tables, one process at a time: two processes starting on a fresh home would otherwise both
-    see a table missing and the second fail on creating it. SQLite: an exclusive lock on a file next to the
-    database; PostgreSQL: a transaction-scoped advisory lock."""
-    from . import models  # noqa: F401 - registers the tables
+    """Bring the schema up to date: the migrations in slmops_engine/migrations, one process at a time."""
+    from .schema import upgrade
 
-    if eng.dialect.name == "sqlite":
-        import fcntl
-        from pathlib import Path
-
-        database = eng.url.database
-        lock = Path(database).with_name(Path(database).name + ".schema-lock") if database else None
-        if lock is None or database == ":memory:" or not lock.parent.is_dir():  # nothing to share, or no folder:
-            SQLModel.metadata.create_all(eng)  # the database's own error says so
-            return
-        with open(lock, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or by the kernel if this process dies
-            SQLModel.metadata.create_all(eng)
-        return
-    from sqlalchemy import text
-
-    with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(7405215)"))  # a fixed key for SLMOps Studio's schema
-        SQLModel.metadata.create_all(conn)
+    upgrade(eng)
 
 
 def init_db(url: str | None = None) -> Engine:

@@ -122,12 +122,14 @@ def run_checks() -> list[Check]:
     try:
         from sqlmodel import func, select
 
-        from .db import session_scope
+        from .db import get_engine, session_scope
         from .models import Project
+        from .schema import revision_of
 
         with session_scope() as ses:
             n = ses.exec(select(func.count()).select_from(Project)).one()
-        checks.append(Check("database", "ok", f"{s.db_url.split('@')[-1]} ({n} projects)"))
+        where = f"{get_engine().dialect.name} at {s.db_url.split('@')[-1]}"
+        checks.append(Check("database", "ok", f"{where} ({n} projects, schema {revision_of(get_engine())})"))
     except Exception as exc:  # noqa: BLE001
         checks.append(
             Check(

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from .identity import current_user
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -56,6 +58,9 @@ class Dataset(SQLModel, table=True):
     info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     job_id: int | None = Field(default=None, foreign_key="job.id")
     created_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = Field(
+        default_factory=current_user, max_length=80, index=True, description="Who made it (see identity.py)."
+    )
 
 
 class ModelVariant(SQLModel, table=True):
@@ -98,6 +103,9 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None
     finished_at: datetime | None = None
+    created_by: str | None = Field(
+        default_factory=current_user, max_length=80, index=True, description="Who made it (see identity.py)."
+    )
 
 
 class MetricPoint(SQLModel, table=True):
@@ -163,6 +171,9 @@ class Deployment(SQLModel, table=True):
     last_probe_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = Field(
+        default_factory=current_user, max_length=80, index=True, description="Who made it (see identity.py)."
+    )
 
 
 class ServeEvent(SQLModel, table=True):

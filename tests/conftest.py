@@ -42,6 +42,43 @@ def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _reset_engine_state()
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A real PostgreSQL server: the one .ci/run started (SLMOPS_TEST_POSTGRES_URL), else one started here for the
+    session. Where none can run the PostgreSQL variants are skipped — unless SLMOPS_REQUIRE_POSTGRES says they
+    must run (CI)."""
+    from tests.support import postgres
+
+    if url := os.environ.get(postgres.ENV):
+        yield url
+        return
+    folder = tmp_path_factory.mktemp("postgres")
+    try:
+        url = postgres.start(folder)
+    except postgres.NoPostgres as exc:
+        if os.environ.get("SLMOPS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield url
+    postgres.stop(folder)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, slmops_home, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on SQLite and again on a fresh database of a real PostgreSQL server (workers the test starts
+    inherit the URL). Modules choose it with ``pytestmark = pytest.mark.usefixtures("database")``."""
+    if request.param == "sqlite":
+        return "sqlite"
+    from tests.support.postgres import fresh_database
+
+    monkeypatch.setenv("SLMOPS_DATABASE_URL", fresh_database(request.getfixturevalue("postgres_url")))
+    _reset_engine_state()
+    from slmops_engine.db import init_db
+
+    init_db()
+    return "postgresql"
+
+
 @pytest.fixture
 def supervisor(slmops_home):
     """A real supervisor (in a thread of the test process) starting real worker processes."""

@@ -33,6 +33,7 @@ def stored_nothing() -> bool:
     return list_datasets() == [] and not any(datasets_dir.iterdir()) and leftovers == []
 
 
+@pytest.mark.usefixtures("database")  # on SQLite and on PostgreSQL
 def test_good_jsonl_is_stored_with_lineage_fields(tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"question {i}", "response": f"answer {i}"} for i in range(5)])
     ds, report = import_file(f, project_id=None)
@@ -154,6 +155,7 @@ def test_unsupported_and_empty_files(tmp_path):
     assert stored_nothing()
 
 
+@pytest.mark.usefixtures("database")  # on SQLite and on PostgreSQL
 def test_all_rows_bad_stores_nothing(tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", ["nope", "{also nope"])
     with pytest.raises(DataError, match="No readable rows"):

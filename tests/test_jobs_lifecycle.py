@@ -14,6 +14,8 @@ from slmops_engine.jobs.supervisor import Supervisor, is_worker_process
 from slmops_engine.models import JobStatus
 from tests.support.supervisor import running_supervisor
 
+pytestmark = pytest.mark.usefixtures("database")  # every test here runs on SQLite and on PostgreSQL
+
 TIMEOUT = 60
 
 

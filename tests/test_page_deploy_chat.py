@@ -4,6 +4,8 @@ answer, compare mode, clear and download."""
 
 from __future__ import annotations
 
+import pytest
+
 from slmops_engine import projects
 from slmops_engine.db import session_scope
 from slmops_engine.models import DeploymentStatus, ModelVariant
@@ -45,6 +47,7 @@ def test_deploy_page_without_a_model_points_to_optimize() -> None:
     assert "No deployment is running" in texts(at)
 
 
+@pytest.mark.usefixtures("database")  # the dashboard, the model server and the app on SQLite and on PostgreSQL
 def test_deploy_from_the_page_then_watch_and_stop(serving, tiny_onnx) -> None:
     p = projects.create_project("router")
     llama, _ = onnx_variants(p.id, tiny_onnx)

@@ -44,6 +44,7 @@ def get_json(url: str) -> dict:
         return json.loads(r.read())
 
 
+@pytest.mark.usefixtures("database")  # on SQLite and on PostgreSQL
 def test_deploy_list_stream_two_at_once_stop_and_remove(serving, tiny_onnx):
     llama = onnx_variant(tiny_onnx["llama"], "tiny llama · ONNX int4")
     qwen = onnx_variant(tiny_onnx["qwen2"], "tiny qwen · ONNX int4")

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("doctor", help="check this machine and the installation").set_defaults(func=commands.doctor)
+    db = sub.add_parser("db", help="the metadata database's schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the schema migrations it lacks").set_defaults(func=commands.db_upgrade)
+    db.add_parser("status", help="the schema it is at, and what is left to apply").set_defaults(func=commands.db_status)
     w = sub.add_parser("worker", help="run the job supervisor in the foreground (starts queued jobs)")
     w.set_defaults(func=commands.worker)
 

@@ -31,6 +31,42 @@ def doctor(_args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def db_upgrade(_args: argparse.Namespace) -> int:
+    """Apply the schema migrations the database lacks (the app also applies them when it starts)."""
+    from sqlalchemy import create_engine
+
+    from ..schema import head, pending, upgrade
+    from ..settings import get_settings
+
+    eng = create_engine(get_settings().db_url)
+    try:
+        todo = pending(eng)
+        upgrade(eng)
+    finally:
+        eng.dispose()
+    print(f"applied {', '.join(todo)}; the schema is at {head()}" if todo else f"the schema is up to date ({head()})")
+    return 0
+
+
+def db_status(_args: argparse.Namespace) -> int:
+    from sqlalchemy import create_engine
+
+    from ..schema import BASELINE, head, pending, revision_of
+    from ..settings import get_settings
+
+    url = get_settings().db_url
+    eng = create_engine(url)
+    try:
+        now, todo = revision_of(eng), pending(eng)
+    finally:
+        eng.dispose()
+    print(f"{eng.dialect.name} database at {url.split('@')[-1]}")
+    if now is None:
+        now = "none yet" if not todo or todo[0] == BASELINE else f"{BASELINE} (made before migrations)"
+    print(f"schema: {now} · newest: {head()}" + (f" · to apply: {', '.join(todo)}" if todo else ""))
+    return 0
+
+
 def worker(_args: argparse.Namespace) -> int:
     from ..jobs.supervisor import main as supervisor_main
 

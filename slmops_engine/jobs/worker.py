@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from ..errors import JobCancelled, describe_exception
+from ..identity import acting_as
 from ..models import JobStatus
 from ..secrets import key_names, redact, redact_logs
 from ..stages import get_stage
@@ -41,7 +42,8 @@ def run_job(job_id: int) -> JobStatus:
     try:
         stage = get_stage(job.kind)
         config = stage.Config.model_validate(job.config)
-        result = stage.run(config, reporter)
+        with acting_as(job.created_by):  # what the job makes is recorded as made by whoever submitted it
+            result = stage.run(config, reporter)
         reporter.progress(1.0, "Done")
         reporter.flush()
         result = _jsonable(result)
