@@ -16,6 +16,7 @@ from slmops_engine.settings import get_settings
 from slmops_ui.jobs import job_monitor
 from slmops_ui.nav import build_navigation, frame
 from slmops_ui.project import project_selector
+from slmops_ui.sign_in import gate
 
 ICON = "slmops_ui/assets/favicon.png"
 
@@ -39,10 +40,14 @@ def job_supervisor(home: str) -> int | None:
 
 settings = get_settings()
 database(settings.db_url)
+allowed = gate(settings)  # a shared dashboard shows nothing before sign-in
 if os.environ.get("SLMOPS_NO_SUPERVISOR") != "1":  # tests drive their own supervisor
     job_supervisor(str(settings.home))
 
-page = build_navigation()
+# The pages are registered either way, so the address asked for (/data ...) is the page shown once signed in.
+page = build_navigation("sidebar" if allowed else "hidden")
+if not allowed:
+    st.stop()
 with st.sidebar:
     project_selector()
     st.divider()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.models import JobStatus
-from slmops_engine.overview import jobs_for_project
+from slmops_engine.overview import job_makers, jobs_for_project
 from slmops_ui.jobs import job_card
 from slmops_ui.live import follow
 from slmops_ui.nav import ensure_frame
@@ -24,9 +24,9 @@ st.caption(
 )
 
 
-def job_list(project_id: int | None) -> None:
-    """All jobs of the project, newest first, from the database."""
-    jobs = jobs_for_project(project_id, limit=LIMIT)
+def job_list(project_id: int | None, made_by: str | None) -> None:
+    """All jobs of the project (of one person's, when chosen), newest first, from the database."""
+    jobs = jobs_for_project(project_id, limit=LIMIT, made_by=made_by)
     if not jobs:
         st.info("No jobs yet. Jobs appear here when you prepare a model or start a stage.")
         return
@@ -41,4 +41,11 @@ def job_list(project_id: int | None) -> None:
 
 
 pid = project.id if project else None
-follow(lambda: job_list(pid), lambda: any(not j.status.finished for j in jobs_for_project(pid, limit=LIMIT)))
+makers = job_makers(pid)
+who = None
+if len(makers) > 1:  # a shared studio: whose jobs
+    who = st.selectbox("Made by", [None, *makers], format_func=lambda m: m or "Everyone", key="jobs_made_by")
+follow(
+    lambda: job_list(pid, who),
+    lambda: any(not j.status.finished for j in jobs_for_project(pid, limit=LIMIT, made_by=who)),
+)

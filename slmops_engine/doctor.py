@@ -155,7 +155,50 @@ def run_checks() -> list[Check]:
         )
     )
     checks.append(_serving_check(s.serve_port))
+    checks.append(_executor_check(s))
+    checks.append(_sign_in_check(s))
     return checks
+
+
+def _sign_in_check(s) -> Check:
+    if not s.sign_in:
+        return Check("sign-in", "info", "off: serve the dashboard on 127.0.0.1 only", "Shared? SLMOPS_SIGN_IN=1.")
+    try:
+        from .users import list_users
+
+        n = len(list_users())
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        return Check("sign-in", "warn", f"on; the users cannot be read ({type(exc).__name__})")
+    if not n:
+        return Check("sign-in", "fail", "on, and nobody can sign in", "slmops users add NAME")
+    return Check("sign-in", "ok", f"on: {n} user(s) may sign in")
+
+
+def _executor_check(s) -> Check:
+    """Where jobs run: local processes, or a Ray cluster (its live nodes, and a database they can all reach)."""
+    if s.executor != "ray":
+        return Check("jobs run", "ok", "as processes on this machine (SLMOPS_EXECUTOR=local)")
+    try:
+        import ray
+    except ImportError:
+        return Check("jobs run", "fail", "on Ray, which is not installed", "pip install '.[ray]'")
+    if s.db_url.startswith("sqlite") and s.ray_address not in (None, "local"):
+        return Check(
+            "jobs run", "fail", "on a Ray cluster, with a SQLite database its nodes cannot share", "Use PostgreSQL."
+        )
+    try:
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=None if s.ray_address in (None, "local") else s.ray_address, ignore_reinit_error=True)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        if started:
+            ray.shutdown()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the cluster is reported as such
+        return Check("jobs run", "fail", f"on Ray at {s.ray_address or 'a local cluster'}: {exc}", "Start the head.")
+    cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
+    gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
+    where = s.ray_address or "a local cluster"
+    return Check("jobs run", "ok", f"on Ray at {where}: {len(nodes)} live node(s), {cpus:g} CPUs, {gpus:g} GPUs")
 
 
 def _serving_check(port: int) -> Check:

@@ -21,6 +21,11 @@ def current_user() -> str:
         return f"uid-{os.getuid()}"
 
 
+def sign_in_as(name: str | None) -> None:
+    """The dashboard's signed-in person, for the rest of this page run (its thread)."""
+    _acting.set(name)
+
+
 @contextmanager
 def acting_as(name: str | None) -> Iterator[None]:
     """Rows made inside this block record ``name`` (nothing changes when it is None)."""

@@ -214,3 +214,14 @@ class EvalSample(SQLModel, table=True):
     judge_reason: str | None = Field(default=None, sa_column=Column(Text))
     judge_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person who may sign in to a shared dashboard (``slmops users add NAME``). Only a bcrypt hash of the
+    password is stored."""
+
+    __tablename__ = "studio_user"  # "user" is a reserved word in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=80)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -8,14 +8,25 @@ from .db import session_scope
 from .models import ACTIVE_STATUSES, Job, JobStatus
 
 
-def jobs_for_project(project_id: int | None, limit: int = 50) -> list[Job]:
+def jobs_for_project(project_id: int | None, limit: int = 50, made_by: str | None = None) -> list[Job]:
     """Newest first: the project's jobs plus jobs that belong to no project (e.g. model preparation).
-    With ``project_id`` None, every job."""
+    With ``project_id`` None, every job; with ``made_by``, only that person's."""
     with session_scope() as s:
         q = select(Job).order_by(col(Job.id).desc()).limit(limit)
         if project_id is not None:
             q = q.where(or_(col(Job.project_id) == project_id, col(Job.project_id).is_(None)))
+        if made_by is not None:
+            q = q.where(col(Job.created_by) == made_by)
         return list(s.exec(q).all())
+
+
+def job_makers(project_id: int | None) -> list[str]:
+    """Everyone who made a job shown for this project, by name."""
+    with session_scope() as s:
+        q = select(Job.created_by).distinct().where(col(Job.created_by).is_not(None))
+        if project_id is not None:
+            q = q.where(or_(col(Job.project_id) == project_id, col(Job.project_id).is_(None)))
+        return sorted(s.exec(q).all())
 
 
 def active_jobs(limit: int = 20) -> list[Job]:

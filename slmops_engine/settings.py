@@ -31,6 +31,13 @@ class Settings(BaseSettings):
         30.0, ge=0.5, le=3600, description="How often the model server checks each deployment answers."
     )
     ray_address: str | None = Field(None, description="Ray cluster address for the ray executor ('auto' to attach).")
+    sign_in: bool = Field(False, description="Ask for a name and password before the dashboard shows anything.")
+    open_dashboard: bool = Field(
+        False, description="Serve the dashboard beyond this machine without sign-in (an explicit choice)."
+    )
+    cookie_key: str | None = Field(
+        None, description="Key that signs the sign-in cookie; a random one kept in SLMOPS_HOME when unset."
+    )
 
     @field_validator("home")
     @classmethod
@@ -57,6 +64,18 @@ class Settings(BaseSettings):
     @property
     def serving_dir(self) -> Path:
         return self.home / "serving"
+
+    def signing_key(self) -> str:
+        """The sign-in cookie's key: the configured one, else a random one made once and kept beside the data."""
+        if self.cookie_key:
+            return self.cookie_key
+        import secrets
+
+        path = self.home / ".cookie-key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def ensure_dirs(self) -> None:
         for p in (self.home, self.runs_dir, self.models_dir, self.datasets_dir):

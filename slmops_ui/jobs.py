@@ -112,7 +112,8 @@ def job_card(job: Job) -> None:
         with head:
             st.markdown(f"**#{job.id} · {job.title}**")
             status_badge(job)
-            when = [kind_name(job.kind), f"created {ago(job.created_at)}"]
+            by = f" by {job.created_by}" if job.created_by else ""
+            when = [kind_name(job.kind), f"created {ago(job.created_at)}{by}"]
             if job.attempt > 1:
                 when.append(f"attempt {job.attempt}")
             if job.started_at:

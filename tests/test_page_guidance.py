@@ -136,3 +136,22 @@ def test_automatic_names_stay_short_however_long_the_chain():
     # Whatever the parts, each is cut at a word with an ellipsis.
     assert clip("A very long name of a dataset that goes on and on") == "A very long name of a dataset…"
     assert len(finetune_name("m" * 80, "full", "d " * 60)) <= 32 + len(" · full · ") + 28
+
+
+def test_the_jobs_page_filters_by_who_made_them():
+    from slmops_engine.identity import acting_as
+    from slmops_engine.jobs import submit_job
+
+    p = projects.create_project("shared")
+    with acting_as("ada"):
+        mine = submit_job("test_steps", {"steps": 1}, project_id=p.id, title="Ada's run")
+    with acting_as("bo"):
+        submit_job("test_steps", {"steps": 1}, project_id=p.id, title="Bo's run")
+    at = open_app("pages/jobs.py", p.id)
+    no_exception(at)
+    who = at.selectbox(key="jobs_made_by")
+    assert who.options == ["Everyone", "ada", "bo"]
+    assert "Ada's run" in texts(at) and "Bo's run" in texts(at) and "by ada" in texts(at)
+    who.set_value("ada").run()
+    no_exception(at)
+    assert f"#{mine.id} · Ada's run" in texts(at.main) and "Bo's run" not in texts(at.main)

@@ -50,3 +50,39 @@ def test_remote_cluster_with_sqlite_is_refused(monkeypatch):
 
     with pytest.raises(ConfigError, match="shared database"):
         RayExecutor(address="ray://127.0.0.1:10001")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_fine_tune_and_its_conversion_run_on_ray_with_postgres(database, ray_supervisor, tmp_path, tiny_model_dir):
+    """Real work through a local Ray cluster, the database on a real PostgreSQL server: each job asks Ray for what
+    it needs, and a job no node can run is refused at once with what it needs and what the nodes have."""
+    import json
+
+    from slmops_engine.data import import_file
+    from slmops_engine.identity import current_user
+    from slmops_engine.jobs.needs import needs_of
+    from slmops_engine.students import StudentChoice
+
+    rows = [{"prompt": f"refund {i}", "response": "billing", "label": "billing"} for i in range(24)]
+    rows += [{"prompt": f"password {i}", "response": "account", "label": "account"} for i in range(24)]
+    (tmp_path / "routes.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    ds, _ = import_file(tmp_path / "routes.jsonl", project_id=None)
+    student = StudentChoice(source="local", path=str(tiny_model_dir))
+    tune = dict(dataset_id=ds.id, student=student, max_steps=4, batch_size=8, precision="fp32", eval_steps=50)
+    job = submit_job("finetune", {**tune, "save_steps": 50})
+    assert needs_of(job).cpus == 1 and needs_of(job).gpus == 0 and needs_of(job).memory_bytes > 0
+    done = wait_for_job(job.id, timeout=300)
+    assert done.status == JobStatus.succeeded, (done.error_label, done.error_hint)
+    assert done.created_by == current_user() and done.result["steps"] == 4
+
+    conv = wait_for_job(submit_job("convert", {"variant_id": done.result["variant_id"], "precision": "int4"}).id, 300)
+    assert conv.status == JobStatus.succeeded, (conv.error_label, conv.error_hint)
+    assert conv.result["verify_tokens"] > 0
+
+    # QLoRA needs a GPU; this cluster's only node has none: refused at once, saying why (not queued forever).
+    qlora = submit_job("finetune", {**tune, "method": "qlora"})
+    refused = wait_for_job(qlora.id, timeout=60)
+    assert refused.status == JobStatus.failed
+    assert refused.error_label.startswith("No node of the Ray cluster can run it: it needs 1 CPU, 1 GPU and")
+    assert "the largest node has" in refused.error_label and "0 GPUs" in refused.error_label
+    assert "Add a node" in refused.error_hint

@@ -33,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the metadata database's schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the schema migrations it lacks").set_defaults(func=commands.db_upgrade)
     db.add_parser("status", help="the schema it is at, and what is left to apply").set_defaults(func=commands.db_status)
+    us = sub.add_parser("users", help="who may sign in to a shared dashboard").add_subparsers(
+        dest="action", required=True
+    )
+    ua = us.add_parser("add", help="add a person (asks for the password)")
+    ua.add_argument("name")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    ua.set_defaults(func=commands.users_add)
+    us.add_parser("list", help="list who may sign in").set_defaults(func=commands.users_list)
+    ur = us.add_parser("remove", help="remove a person")
+    ur.add_argument("name")
+    ur.set_defaults(func=commands.users_remove)
     w = sub.add_parser("worker", help="run the job supervisor in the foreground (starts queued jobs)")
     w.set_defaults(func=commands.worker)
 

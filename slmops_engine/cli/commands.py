@@ -67,6 +67,40 @@ def db_status(_args: argparse.Namespace) -> int:
     return 0
 
 
+def users_add(args: argparse.Namespace) -> int:
+    """Add a person who may sign in; the password is asked for (or read from stdin), never taken as an argument."""
+    import getpass
+
+    from ..users import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("The two passwords differ; nothing was changed.", file=sys.stderr)
+            return 2
+    add_user(args.name, password)
+    print(f"added {args.name}: they can sign in when the dashboard runs with SLMOPS_SIGN_IN=1")
+    return 0
+
+
+def users_list(_args: argparse.Namespace) -> int:
+    from ..users import list_users
+
+    for u in list_users():
+        print(f"{u.name}\tadded {u.created_at:%Y-%m-%d}")
+    return 0
+
+
+def users_remove(args: argparse.Namespace) -> int:
+    from ..users import remove_user
+
+    remove_user(args.name)
+    print(f"removed {args.name}")
+    return 0
+
+
 def worker(_args: argparse.Namespace) -> int:
     from ..jobs.supervisor import main as supervisor_main
 

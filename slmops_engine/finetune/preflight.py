@@ -37,7 +37,10 @@ def preflight(cfg: FinetuneConfig) -> list[Issue]:
 
     issues: list[Issue] = []
     sysi = system_info()
-    if cfg.method == "qlora" and not sysi.has_cuda:
+    # On a Ray cluster the run goes to a node that has what it needs (the executor refuses it when none has):
+    # this machine's GPU and memory do not decide.
+    here = get_settings().executor == "local"
+    if cfg.method == "qlora" and not sysi.has_cuda and here:
         issues.append(
             Issue(
                 title="QLoRA needs a CUDA GPU",
@@ -83,7 +86,15 @@ def preflight(cfg: FinetuneConfig) -> list[Issue]:
     need = _need(cfg, info, sysi.has_cuda)
     budget = sysi.train_memory_budget
     where = "GPU memory" if sysi.has_cuda else "RAM"
-    if need > 0.9 * budget:
+    if not here:
+        issues.append(
+            Issue(
+                level="info",
+                title=f"Needs about {need / GiB:.1f} GB of memory",
+                detail="The Ray cluster runs it on a node that has it.",
+            )
+        )
+    elif need > 0.9 * budget:
         issues.append(
             Issue(
                 title=f"Needs about {need / GiB:.1f} GB of {where}; {budget / GiB:.1f} GB is free",

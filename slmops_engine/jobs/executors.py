@@ -128,7 +128,18 @@ class RayExecutor:
         self._task = ray.remote(max_retries=0)(_ray_run_job)
 
     def start(self, job_id: int) -> Handle:
-        return Handle(job_id, ref=self._task.remote(job_id))
+        """Ask Ray for what the job needs, so it lands on a node that has it; refuse one no node can run."""
+        from .needs import needs_of, unplaceable
+        from .store import get_job
+
+        needs = needs_of(get_job(job_id))
+        problem = unplaceable(needs, self._ray.nodes())
+        if problem:
+            raise ConfigError(problem, "Add a node that has it to the cluster, or change the job's settings.")
+        options = {"num_cpus": needs.cpus, "num_gpus": needs.gpus}
+        if needs.memory_bytes:
+            options["memory"] = needs.memory_bytes
+        return Handle(job_id, ref=self._task.options(**options).remote(job_id))
 
     def poll(self, handle: Handle) -> int | None:
         ready, _ = self._ray.wait([handle.ref], timeout=0)

@@ -15,6 +15,7 @@ import psutil
 from sqlmodel import col, select
 
 from ..db import session_scope
+from ..errors import SlmopsError
 from ..models import Job, JobStatus, utcnow
 from ..proclock import HomeLock, holder_pid, start_background
 from ..settings import get_settings
@@ -144,13 +145,10 @@ class Supervisor:
             try:
                 handle = self.executor.start(job.id)
             except Exception as exc:  # noqa: BLE001 - a job that cannot start is failed, not retried forever
-                finish_job(
-                    job.id,
-                    JobStatus.failed,
-                    error_label="The worker could not be started",
-                    error_hint=str(exc),
-                    message="The worker could not be started",
-                )
+                label, hint = (exc.message, exc.hint) if isinstance(exc, SlmopsError) else ("", str(exc))
+                label = label or "The worker could not be started"
+                fields = {"error_label": label[:500], "error_hint": hint[:1000], "message": label[:500]}
+                finish_job(job.id, JobStatus.failed, **fields)
                 continue
             self.handles[job.id] = handle
             self._heavy[job.id] = job.heavy

@@ -20,6 +20,15 @@ def estimate(config: Config):
     return measure(config)
 
 
+def needs(config: ConvertConfig):
+    """A build for CUDA (or in fp16 / bf16, which only generate there) is verified on a GPU."""
+    from ..jobs.needs import Needs
+    from ..optimize.config import GPU_ONLY
+
+    gpu = config.execution_provider == "cuda" or config.precision in GPU_ONLY
+    return Needs(cpus=1.0, gpus=1.0 if gpu else 0.0)
+
+
 def preflight(config: ConvertConfig) -> list[Issue]:
     from ..optimize.convert import preflight as check
 

@@ -20,6 +20,13 @@ def estimate(config: Config):
     return measure(config)
 
 
+def needs(config: FinetuneConfig):
+    """QLoRA's 4-bit base trains on a CUDA GPU only; the other methods run on any node."""
+    from ..jobs.needs import Needs
+
+    return Needs(cpus=1.0, gpus=1.0 if config.method == "qlora" else 0.0)
+
+
 def preflight(config: FinetuneConfig) -> list[Issue]:
     from ..finetune.preflight import preflight as check
 

@@ -19,6 +19,13 @@ POLL_SECONDS = 1.0
 Config = PipelineConfig
 
 
+def needs(config: PipelineConfig):
+    """It only waits for its steps, each of which asks for what it needs as its own job."""
+    from ..jobs.needs import Needs
+
+    return Needs(cpus=0.0)
+
+
 def preflight(config: PipelineConfig) -> list[Issue]:
     return []  # each stage's own preflight runs when the stage is submitted, with the results before it
 

@@ -27,6 +27,14 @@ def estimate(config: Config):
     return measure(config)
 
 
+def needs(config: SynthConfig):
+    """A teacher on this machine takes a CPU and its memory; a remote one only waits on the network (no GPU)."""
+    from ..jobs.needs import Needs
+    from ..teachers import Provider
+
+    return Needs(cpus=1.0 if config.teacher.provider == Provider.local else 0.25)
+
+
 def preflight(config: SynthConfig) -> list[Issue]:
     from ..data.store import get_dataset
     from ..errors import SlmopsError

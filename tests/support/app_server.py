@@ -56,7 +56,7 @@ def stop(pid: int, timeout: float = 10) -> None:
 
 
 @contextmanager
-def running_app(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_app(home: Path, log_path: Path, address: str = "127.0.0.1") -> Iterator[tuple[str, subprocess.Popen]]:
     """The app serving ``home`` (its database and models) → (its URL, the streamlit process); stopped afterwards,
     with the supervisor it started. AppDidNotStart carries the end of its log."""
     from slmops_engine.jobs.supervisor import supervisor_pid
@@ -67,7 +67,7 @@ def running_app(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Po
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
     cmd = [streamlit, "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
     # No file watcher: the app never reloads its code here, and watching .venv can exhaust inotify.
-    cmd += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    cmd += ["--server.address", address, "--server.fileWatcherType", "none"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
