@@ -62,3 +62,6 @@ def test_metric_points_are_deduplicated_on_job_name_step(slmops_home):
     upsert_metrics(job.id, [{"name": "loss", "step": 1, "value": 2.0}, {"name": "loss", "step": 2, "value": 1.5}])
     upsert_metrics(job.id, [{"name": "loss", "step": 2, "value": 1.4}])  # a resumed run re-logs step 2
     assert [(p.step, p.value) for p in job_metrics(job.id)] == [(1, 2.0), (2, 1.4)]
+    # The same point twice in one batch (the trainer logs its last step twice): the last value, on both databases.
+    upsert_metrics(job.id, [{"name": "loss", "step": 3, "value": 1.2}, {"name": "loss", "step": 3, "value": 1.1}])
+    assert [(p.step, p.value) for p in job_metrics(job.id)][-1] == (3, 1.1)

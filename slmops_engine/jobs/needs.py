@@ -18,11 +18,13 @@ class Needs:
     gpus: float = 0.0
     memory_bytes: int | None = None
 
-    def words(self) -> str:
-        """'1 CPU, 1 GPU and 4.0 GB of memory'."""
+    def words(self, gpus: bool = False) -> str:
+        """'1 CPU, 1 GPU and 4.0 GB of memory' (with ``gpus``, 'no GPU' is said too)."""
         parts = [f"{self.cpus:g} CPU{'s' if self.cpus != 1 else ''}"]
         if self.gpus:
             parts.append(f"{self.gpus:g} GPU{'s' if self.gpus != 1 else ''}")
+        elif gpus:
+            parts.append("no GPU")
         if self.memory_bytes:
             parts.append(f"{human_bytes(self.memory_bytes)} of memory")
         return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
@@ -57,4 +59,5 @@ def unplaceable(needs: Needs, nodes: Iterable[dict]) -> str | None:
         gpus=max(r.get("GPU", 0) for r in alive),
         memory_bytes=int(max(r.get("memory", 0) for r in alive)),
     )
-    return f"No node of the Ray cluster can run it: it needs {needs.words()}; the largest node has {most.words()}"
+    largest = most.words(gpus=needs.gpus > 0)
+    return f"No node of the Ray cluster can run it: it needs {needs.words()}; the largest node has {largest}"

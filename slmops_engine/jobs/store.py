@@ -235,8 +235,12 @@ def upsert_metrics(job_id: int, points: list[dict]) -> None:
     """Insert metric points; a point for an existing (job, name, step) replaces the old value."""
     if not points:
         return
+    # One row per (name, step), the last value winning: PostgreSQL refuses a statement that would update the same
+    # row twice (a stage that logs the same metric twice at one step, as the trainer does at its last step).
+    latest = {(p["name"], p["step"]): p["value"] for p in points}
     rows = [
-        {"job_id": job_id, "name": p["name"], "step": p["step"], "value": p["value"], "ts": utcnow()} for p in points
+        {"job_id": job_id, "name": name, "step": step, "value": value, "ts": utcnow()}
+        for (name, step), value in latest.items()
     ]
     insert = pg_insert if get_engine().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(MetricPoint).values(rows)
