@@ -157,7 +157,27 @@ def run_checks() -> list[Check]:
     checks.append(_serving_check(s.serve_port))
     checks.append(_executor_check(s))
     checks.append(_sign_in_check(s))
+    checks.append(_storage_check(s))
     return checks
+
+
+def _storage_check(s) -> Check:
+    if not s.storage_url:
+        return Check("artifacts", "ok", f"under {s.home} (on a cluster: a folder every node mounts at that path)")
+    try:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(s.storage_url)
+        fs.makedirs(root, exist_ok=True)
+        probe = f"{root.rstrip('/')}/.doctor-probe"
+        fs.pipe_file(probe, b"ok")
+        if fs.cat_file(probe) != b"ok":
+            raise OSError("what was written did not read back the same")
+        fs.rm_file(probe)
+    except Exception as exc:  # noqa: BLE001 - any failure to write there is reported as such
+        where = f"the object store {s.storage_url}"
+        return Check("artifacts", "fail", f"{where} cannot be written: {exc}", "Check the URL and its credentials.")
+    return Check("artifacts", "ok", f"mirrored in {s.storage_url} (written and read back)")
 
 
 def _sign_in_check(s) -> Check:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         30.0, ge=0.5, le=3600, description="How often the model server checks each deployment answers."
     )
     ray_address: str | None = Field(None, description="Ray cluster address for the ray executor ('auto' to attach).")
+    storage_url: str | None = Field(
+        None, description="fsspec URL of an object store that mirrors datasets, models and runs (Ray without NFS)."
+    )
     sign_in: bool = Field(False, description="Ask for a name and password before the dashboard shows anything.")
     open_dashboard: bool = Field(
         False, description="Serve the dashboard beyond this machine without sign-in (an explicit choice)."

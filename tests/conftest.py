@@ -43,7 +43,7 @@ def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> str:
+def postgres_url() -> str:
     """A real PostgreSQL server: the one .ci/run started (SLMOPS_TEST_POSTGRES_URL), else one started here for the
     session. Where none can run the PostgreSQL variants are skipped — unless SLMOPS_REQUIRE_POSTGRES says they
     must run (CI)."""
@@ -52,7 +52,11 @@ def postgres_url(tmp_path_factory) -> str:
     if url := os.environ.get(postgres.ENV):
         yield url
         return
-    folder = tmp_path_factory.mktemp("postgres")
+    import shutil
+    import tempfile
+
+    # Directly under /tmp: the server runs as the postgres user, which cannot enter pytest's private folders.
+    folder = Path(tempfile.mkdtemp(prefix="slmops-test-postgres-"))
     try:
         url = postgres.start(folder)
     except postgres.NoPostgres as exc:
@@ -61,6 +65,7 @@ def postgres_url(tmp_path_factory) -> str:
         pytest.skip(f"no PostgreSQL server: {exc}")
     yield url
     postgres.stop(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

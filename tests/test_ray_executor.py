@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,49 @@ def test_a_fine_tune_and_its_conversion_run_on_ray_with_postgres(database, ray_s
     assert refused.error_label.startswith("No node of the Ray cluster can run it: it needs 1 CPU, 1 GPU and")
     assert re.search(r"; the largest node has [\d.]+ CPUs?, no GPU and", refused.error_label)
     assert "Add a node" in refused.error_hint
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An object store the cluster shares (a local folder through fsspec's file:// URL)."""
+    from slmops_engine.settings import reset_settings
+
+    monkeypatch.setenv("SLMOPS_STORAGE_URL", f"file://{tmp_path / 'store'}")
+    reset_settings()
+    return tmp_path / "store"
+
+
+def test_with_an_object_store_a_node_fetches_what_it_lacks_and_sends_back_what_it_made(
+    store, ray_supervisor, slmops_home, tmp_path, tiny_model_dir
+):
+    import json
+    import shutil
+
+    from slmops_engine.data import import_file
+    from slmops_engine.students import StudentChoice
+    from tests.test_cli import slmops
+
+    rows = [{"prompt": f"refund {i}", "response": "billing"} for i in range(16)]
+    (tmp_path / "routes.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    ds, _ = import_file(tmp_path / "routes.jsonl", project_id=None)
+    local = slmops_home / "datasets" / str(ds.id)
+    assert {p.name for p in (store / "datasets" / str(ds.id)).iterdir()} == {p.name for p in local.iterdir()}
+    shutil.rmtree(local)  # the node that runs the job does not have it: it must fetch it from the store
+
+    student = StudentChoice(source="local", path=str(tiny_model_dir))
+    cfg = dict(dataset_id=ds.id, student=student, max_steps=2, batch_size=8, precision="fp32", eval_steps=50)
+    done = wait_for_job(submit_job("finetune", {**cfg, "save_steps": 50}).id, timeout=300)
+    assert done.status == JobStatus.succeeded, (done.error_label, done.error_hint)
+    assert local.is_dir()
+    model = Path(done.result["path"])
+    rel = model.relative_to(slmops_home)
+    sent = {p.relative_to(store / rel) for p in (store / rel).rglob("*") if p.is_file()}
+    assert sent == {p.relative_to(model) for p in model.rglob("*") if p.is_file()} and "model.safetensors" in {
+        p.name for p in sent
+    }
+    assert (store / "runs" / str(done.id) / "metrics.jsonl").stat().st_size > 0  # the run's own record too
+
+    shutil.rmtree(model)  # a machine that has never seen the model (the dashboard's own disk, say)
+    r = slmops("storage", "pull")
+    assert r.returncode == 0 and r.stdout.startswith("fetched ")
+    assert (model / "model.safetensors").stat().st_size == (store / rel / "model.safetensors").stat().st_size

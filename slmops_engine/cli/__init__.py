@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     ur = us.add_parser("remove", help="remove a person")
     ur.add_argument("name")
     ur.set_defaults(func=commands.users_remove)
+    so = sub.add_parser("storage", help="the object store shared by a Ray cluster").add_subparsers(
+        dest="action", required=True
+    )
+    so.add_parser("push", help="send this machine's datasets and models").set_defaults(func=commands.storage_sync)
+    so.add_parser("pull", help="fetch the datasets and models this machine lacks").set_defaults(
+        func=commands.storage_sync
+    )
     w = sub.add_parser("worker", help="run the job supervisor in the foreground (starts queued jobs)")
     w.set_defaults(func=commands.worker)
 

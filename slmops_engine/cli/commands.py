@@ -101,6 +101,20 @@ def users_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def storage_sync(args: argparse.Namespace) -> int:
+    """Send this machine's datasets and models to the object store, or fetch what it lacks from it."""
+    from .. import artifacts
+    from ..errors import ConfigError
+
+    if not artifacts.enabled():
+        raise ConfigError(
+            "No object store is set", "Set SLMOPS_STORAGE_URL (an fsspec URL such as s3://bucket/slmops)."
+        )
+    n = artifacts.push() if args.action == "push" else artifacts.pull()
+    print(f"{'sent' if args.action == 'push' else 'fetched'} {n} file(s)")
+    return 0
+
+
 def worker(_args: argparse.Namespace) -> int:
     from ..jobs.supervisor import main as supervisor_main
 

@@ -99,6 +99,9 @@ def save_dataset(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    from ..artifacts import push
+
+    push((f"datasets/{row.id}",))  # to the object store, when the cluster shares one (artifacts.py)
     return row
 
 

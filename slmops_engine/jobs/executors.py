@@ -164,10 +164,17 @@ class RayExecutor:
 
 
 def _ray_run_job(job_id: int) -> int:
+    """On a Ray node: fetch what the job may read from the object store (when one is set), run it, send back what
+    it made — whatever the outcome, so a failed run's log and checkpoints reach the dashboard and a retry."""
+    from .. import artifacts
     from ..models import JobStatus
     from .worker import run_job
 
-    return 0 if run_job(job_id) == JobStatus.succeeded else 1
+    artifacts.pull(artifacts.job_folders(job_id))
+    try:
+        return 0 if run_job(job_id) == JobStatus.succeeded else 1
+    finally:
+        artifacts.push(artifacts.job_folders(job_id))
 
 
 def make_executor() -> Executor:

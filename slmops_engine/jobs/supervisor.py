@@ -86,10 +86,20 @@ class Supervisor:
             del self.handles[job_id]
             self._signalled.pop(job_id, None)
             self._heavy.pop(job_id, None)
+            self._fetch_artifacts(job_id)
             with session_scope() as s:
                 job = s.get(Job, job_id)
             if job is not None and job.status == JobStatus.running:
                 self._mark_died(job, rc)
+
+    def _fetch_artifacts(self, job_id: int) -> None:
+        """What a job on another node made, from the object store (when one is set), before anyone reads it."""
+        from .. import artifacts
+
+        try:
+            artifacts.pull(artifacts.job_folders(job_id))
+        except Exception:  # noqa: BLE001 - the job's own state stands; the pages say what is missing
+            log.exception("Could not fetch the artifacts of job %s from %s", job_id, self.settings.storage_url)
 
     def _mark_died(self, job: Job, rc: int | None) -> None:
         sync_metrics_from_file(job.id)  # points the worker logged but had not flushed to the database
