@@ -80,7 +80,6 @@ def recorded(job_id: int) -> Estimate | None:
 
 def estimate_for(kind: str, config) -> Estimate | None:
     """The stage's own estimate for a validated config; None when the stage has none or cannot tell."""
-    from ..errors import SlmopsError
     from ..stages import get_stage
 
     stage = get_stage(kind)
@@ -89,7 +88,10 @@ def estimate_for(kind: str, config) -> Estimate | None:
         return None
     try:
         return fn(config)
-    except (SlmopsError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - an estimate never stands in the way of the job itself
+        import logging
+
+        logging.getLogger("slmops.estimates").debug("no estimate for %s", kind, exc_info=True)
         return None
 
 
