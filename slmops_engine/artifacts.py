@@ -14,7 +14,7 @@ names, so the size tells a partial copy from a complete one)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .settings import get_settings
@@ -57,20 +57,28 @@ def _unfinished(name: str) -> bool:
     return any(part.startswith(".staging") or part.endswith(".partial") for part in Path(name).parts)
 
 
+def _differing(rels: Iterable[str], sending: bool) -> Iterator[tuple[object, str, Path]]:
+    """(store, the file's path there, its path here) of each file one side has and the other lacks (or holds at
+    another size), in the direction asked."""
+    fs, root = _store()
+    home = get_settings().home
+    for rel in rels:
+        local, remote = _local_files(home, rel), _remote_sizes(fs, root, rel)
+        source, target = (local, remote) if sending else (remote, local)
+        for name, size in source.items():
+            if target.get(name) != size and not _unfinished(name):
+                yield fs, f"{root.rstrip('/')}/{name}", home / name
+
+
 def push(rels: Iterable[str] = SHARED) -> int:
     """Send the files under these folders (relative to SLMOPS_HOME) that the store lacks; how many were sent."""
     if not enabled():
         return 0
-    fs, root = _store()
-    home = get_settings().home
     sent = 0
-    for rel in rels:
-        remote = _remote_sizes(fs, root, rel)
-        for name, size in _local_files(home, rel).items():
-            if remote.get(name) != size and not _unfinished(name):
-                fs.makedirs(f"{root.rstrip('/')}/{Path(name).parent}", exist_ok=True)
-                fs.put_file(str(home / name), f"{root.rstrip('/')}/{name}")
-                sent += 1
+    for fs, remote, local in _differing(rels, sending=True):
+        fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(local), remote)
+        sent += 1
     log.info("sent %d files to %s", sent, get_settings().storage_url)
     return sent
 
@@ -79,19 +87,13 @@ def pull(rels: Iterable[str] = SHARED) -> int:
     """Fetch the files under these folders that this machine lacks; how many were fetched."""
     if not enabled():
         return 0
-    fs, root = _store()
-    home = get_settings().home
     fetched = 0
-    for rel in rels:
-        local = _local_files(home, rel)
-        for name, size in _remote_sizes(fs, root, rel).items():
-            if local.get(name) != size:
-                dest = home / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                partial = dest.with_name(dest.name + ".partial")
-                fs.get_file(f"{root.rstrip('/')}/{name}", str(partial))
-                partial.replace(dest)  # a reader never sees half a file
-                fetched += 1
+    for fs, remote, local in _differing(rels, sending=False):
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(local.name + ".partial")
+        fs.get_file(remote, str(partial))
+        partial.replace(local)  # a reader never sees half a file
+        fetched += 1
     log.info("fetched %d files from %s", fetched, get_settings().storage_url)
     return fetched
 
