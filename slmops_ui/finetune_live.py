@@ -72,7 +72,8 @@ def _numbers(job: Job, points: list[MetricPoint]) -> None:
     if running:
         c[1].metric("Time left", human_duration(job.eta_seconds) or "—", help="Estimated from the speed so far.")
     else:
-        took = result.get("seconds") or elapsed(job.started_at, job.finished_at)
+        # The job's own start to end, the same span the estimate is set against.
+        took = elapsed(job.started_at, job.finished_at) if job.started_at else result.get("seconds")
         c[1].metric("Took", compact_duration(took) or "—", help=human_duration(took) or None)
     c[2].metric("Tokens per second", f"{speed:,.0f}" if speed else "—", help="Training tokens (not padding) a second.")
     c[3].metric(

@@ -82,19 +82,18 @@ def _chart(source_id: int, rows: list[dict]) -> None:
     )
 
 
-# Short headers so every column fits beside the others; what each means is in its help (hover the header).
+# Short headers, and each share beside its figure, so the whole table fits beside the sidebar; what each column
+# means is in its help (hover the header).
 COLUMNS = {
     "Model": "The original (PyTorch) model or one of its conversions.",
-    "Size": "Size of the model's files on disk.",
-    "Of source": "Size as a share of the original model's.",
+    "Size": "Size of the model's files on disk, and its share of the original's.",
     "Quality kept": "Quick check: the conversion's score as a share of the original's on the same examples.",
     "Perplexity": "How surprised the model is by the reference answers: lower is better.",
     "ROUGE-L": "Overlap of the answers with the reference answers: higher is better.",
-    "Tokens/s": "Tokens generated a second on this machine.",
-    "Speed-up": "Tokens a second as a multiple of the original's.",
+    "Tokens/s": "Tokens generated a second on this machine, and how many times the original's.",
     "First token": "Time until the first token of an answer.",
     "Memory": "Peak memory while answering.",
-    "Converted in": "How long the conversion took.",
+    "Built in": "How long the conversion took.",
 }
 
 
@@ -102,13 +101,11 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     values = [
         [
             r["label"],
-            human_bytes(r["size_bytes"]) if r["size_bytes"] else "—",
-            _pct(r["size_ratio"]),
+            f"{human_bytes(r['size_bytes'])} ({_pct(r['size_ratio'])})" if r["size_bytes"] else "—",
             _pct(r["kept"]),
             _num(r["perplexity"], "{:,.2f}"),
             _num(r["rouge_l"], "{:.3f}"),
-            _num(r["tokens_per_s"], "{:,.0f}"),
-            _times(r["speedup"]),
+            _num(r["tokens_per_s"], "{:,.0f}") + (f" ({_times(r['speedup'])})" if r["speedup"] else ""),
             _num(r["ttft_ms"], "{:,.0f}", " ms"),
             _num(r["memory_mb"], "{:,.0f}", " MB"),
             compact_duration(r["build_seconds"]) or "—",

@@ -138,9 +138,7 @@ def test_conversions_run_for_real_and_are_compared(ready) -> None:
     assert "ONNX int4" in spec and "Source (PyTorch)" in spec
     table = at.dataframe[-1].value
     assert list(table["Model"]) == ["Source (PyTorch)", *routes, "ONNX fp32"]
-    assert {"Perplexity", "ROUGE-L", "Tokens/s", "First token", "Memory", "Quality kept", "Of source"} <= set(
-        table.columns
-    )
+    assert {"Size", "Perplexity", "ROUGE-L", "Tokens/s", "First token", "Memory", "Quality kept"} <= set(table.columns)
     assert table["Quality kept"].iloc[0] == "100%" and "—" not in list(table["Quality kept"])  # each route checked
     assert not at.button(key="optimize_start").disabled  # the next conversion may start
     assert not [c for c in at.get("progress")]  # nothing left in flight
