@@ -9,7 +9,7 @@ from slmops_engine.finetune.variants import list_variants
 from slmops_engine.finetune.views import trainable_datasets
 from slmops_engine.overview import latest_job
 from slmops_engine.projects import project_student, project_teacher, student_folder
-from slmops_ui import finetune_live, finetune_results, finetune_settings
+from slmops_ui import finetune_live, finetune_results, finetune_settings, sweep_panel
 from slmops_ui.feedback import show_flash
 from slmops_ui.launch import next_run_settings
 from slmops_ui.nav import ensure_frame, link_to
@@ -30,7 +30,7 @@ trainable = trainable_datasets(datasets)
 latest = latest_job("finetune", project.id)
 busy = latest is not None and not latest.status.finished
 
-train_tab, results_tab = st.tabs(["1 · Train", "2 · Fine-tuned models"])
+train_tab, results_tab, search_tab = st.tabs(["1 · Train", "2 · Fine-tuned models", "3 · Search settings"])
 with train_tab:
     if latest is not None:
         finetune_live.run_panel(latest.id, latest.status.finished)
@@ -69,5 +69,10 @@ with train_tab:
 
 with results_tab:
     finetune_results.results_panel(project)
+with search_tab:
+    if student is not None and folder is not None and trainable:
+        sweep_panel.search_tab(project, student, trainable)
+    else:
+        st.info("A search needs a student on this machine and answered data: see the Train tab.")
 if list_variants(project.id, stage="finetune"):
     link_to("optimize", "Next: make it small and fast on Optimize")

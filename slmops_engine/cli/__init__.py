@@ -21,6 +21,7 @@ from . import (
     keys_commands,
     pipeline_commands,
     serve_commands,
+    sweep_commands,
     synth_commands,
 )
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_parser(sub)
     synth_commands.add_parser(sub)
     finetune_commands.add_parser(sub)
+    sweep_commands.add_parser(sub)
     convert_commands.add_parser(sub)
     serve_commands.add_parser(sub)
     eval_commands.add_parser(sub)

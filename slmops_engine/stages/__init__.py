@@ -19,6 +19,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "convert": "slmops_engine.stages.convert",
     "evaluate": "slmops_engine.stages.evaluate",
     "pipeline": "slmops_engine.stages.pipeline",
+    "sweep": "slmops_engine.stages.sweep",
 }
 
 

@@ -1,0 +1,1 @@
+"""Hyper-parameter search for fine-tuning: an Optuna study whose trials are ordinary fine-tuning jobs."""
