@@ -134,3 +134,30 @@ def test_with_an_object_store_a_node_fetches_what_it_lacks_and_sends_back_what_i
     r = slmops("storage", "pull")
     assert r.returncode == 0 and r.stdout.startswith("fetched ")
     assert (model / "model.safetensors").stat().st_size == (store / rel / "model.safetensors").stat().st_size
+
+
+@pytest.fixture
+def two_heavy(monkeypatch):
+    from slmops_engine.settings import reset_settings
+
+    monkeypatch.setenv("SLMOPS_MAX_HEAVY_JOBS", "2")
+    reset_settings()
+
+
+def test_a_search_runs_its_trials_side_by_side_on_ray(two_heavy, ray_supervisor, tmp_path, tiny_model_dir):
+    import json
+
+    from slmops_engine.data import import_file
+    from slmops_engine.students import StudentChoice
+
+    rows = [{"prompt": f"refund {i}", "response": "billing", "split": "validation" if i % 4 == 0 else "train"}
+            for i in range(24)]  # fmt: skip
+    (tmp_path / "routes.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    ds, _ = import_file(tmp_path / "routes.jsonl", project_id=None)
+    student = StudentChoice(source="local", path=str(tiny_model_dir)).model_dump()
+    base = {"max_steps": 8, "eval_steps": 4, "save_steps": 4, "batch_size": 8, "precision": "fp32"}
+    cfg = {"dataset_id": ds.id, "student": student, "space": {"lora_r": [4, 8]}, "trials": 2, "base": base}
+    done = wait_for_job(submit_job("sweep", {**cfg, "prune": False}).id, timeout=600)
+    assert done.status == JobStatus.succeeded, (done.error_label, done.error_hint)
+    first, second = (get_job(t["job_id"]) for t in done.result["trials"])
+    assert second.started_at < first.finished_at  # both trials ran at once, each as its own Ray task

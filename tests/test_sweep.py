@@ -49,7 +49,7 @@ def test_a_search_tries_settings_prunes_the_hopeless_and_promotes_the_best(routi
     assert len(trials) == 4 and all(get_job(t["job_id"]).kind == "finetune" for t in trials)
     assert result["pruned"] >= 1  # a hopeless learning rate was stopped early
     pruned = [t for t in trials if t["state"] == "pruned"]
-    assert all(get_job(t["job_id"]).status == JobStatus.cancelled for t in pruned)
+    assert all(get_job(t["job_id"]).cancel_requested_at is not None for t in pruned)  # its job was told to stop
     complete = [t["value"] for t in trials if t["state"] == "complete"]
     worst = max(t["value"] for t in trials if t["value"] is not None)  # a pruned trial's last reported loss
     assert result["best_value"] == min(complete) < worst

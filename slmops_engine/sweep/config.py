@@ -54,6 +54,9 @@ class SweepConfig(StageConfig):
     base: dict[str, Any] = Field(
         default_factory=dict, description="Fine-tuning settings every trial shares (method, steps, precision …)."
     )
+    parallel: int = Field(
+        0, ge=0, le=64, description="Trials run at once (0: one on this machine, as many as heavy jobs on Ray)."
+    )
     prune: bool = Field(True, description="Stop trials early whose validation loss is clearly worse than the others'.")
     seed: int = Field(42, description="Same seed, same sequence of settings tried.")
 

@@ -6,6 +6,7 @@ search's result."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import JobCancelled
@@ -64,33 +65,35 @@ def _outcome(result: dict, objective: str) -> float | None:
     return float(value) if value is not None else None
 
 
-def _follow(trial, job_id: int, cfg: SweepConfig, reporter: Reporter, done: int) -> tuple[str, float | None]:
-    """Wait for a trial's job, reporting its validation loss to the pruner; ('complete', value), ('pruned', None)
-    or ('failed', None). The search's own Cancel cancels the trial's job first."""
-    from ..jobs import cancel_job, get_job, job_metrics
+@dataclass
+class InFlight:
+    """A trial whose fine-tuning job runs, and the validation-loss steps already reported to the pruner."""
 
-    reported: set[int] = set()
-    while True:
-        job = get_job(job_id)
-        if job.status.finished:
-            break
-        losses = sorted((p.step, p.value) for p in job_metrics(job_id) if p.name == "eval_loss" and p.step > 0)
+    trial: Any
+    job_id: int
+    reported: set[int] = field(default_factory=set)
+
+
+def _look(f: InFlight, cfg: SweepConfig) -> tuple[str, float | None] | None:
+    """One look at a trial's job: None while it runs on; ('complete', value), ('pruned', None) or ('failed', None)
+    once it ended, or once the pruner judged it clearly worse (its job is then cancelled)."""
+    from ..jobs import cancel_job, get_job, job_metrics
+    from ..models import JobStatus
+
+    job = get_job(f.job_id)
+    if not job.status.finished:
+        losses = sorted((p.step, p.value) for p in job_metrics(f.job_id) if p.name == "eval_loss" and p.step > 0)
         for step, value in losses:
-            if step in reported:
+            if step in f.reported:
                 continue
-            reported.add(step)
-            trial.report(value, step)
-            if trial.should_prune():
-                cancel_job(job_id)
-                _wait_finished(job_id)
+            f.reported.add(step)
+            f.trial.report(value, step)
+            if f.trial.should_prune():
+                cancel_job(f.job_id)
+                _wait_finished(f.job_id)
                 return "pruned", None
-        try:
-            reporter.progress(done / cfg.trials, f"trial {trial.number + 1}/{cfg.trials}: {job.message}")
-        except JobCancelled:
-            cancel_job(job_id)
-            raise
-        time.sleep(POLL_SECONDS)
-    if job.status.value != "succeeded":
+        return None
+    if job.status != JobStatus.succeeded:
         return "failed", None
     value = _outcome(job.result or {}, cfg.objective)
     return ("complete", value) if value is not None else ("failed", None)
@@ -114,24 +117,22 @@ def _tell(study, trial, state: str, value: float | None) -> None:
         study.tell(trial, state=states[state])
 
 
-def _resume(study, cfg: SweepConfig, reporter: Reporter) -> None:
-    """Trials a stopped attempt left running: follow their jobs again (or record how they ended)."""
+def _unfinished(study) -> list[InFlight]:
+    """Trials a stopped attempt left running, followed again (a stopped fine-tune resumes from its checkpoint)."""
     import optuna
 
-    from ..jobs import get_job
+    from ..jobs import get_job, retry_job
 
+    flights = []
     for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         job_id = frozen.user_attrs.get("job_id")
         if job_id is None:
             study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
             continue
-        trial = optuna.trial.Trial(study, frozen._trial_id)
         if get_job(job_id).status.value in ("failed", "cancelled"):
-            from ..jobs import retry_job
-
-            retry_job(job_id)  # a fine-tune resumes from its last checkpoint
-        state, value = _follow(trial, job_id, cfg, reporter, len(_finished(study)))
-        _tell(study, trial, state, value)
+            retry_job(job_id)
+        flights.append(InFlight(optuna.trial.Trial(study, frozen._trial_id), job_id))
+    return flights
 
 
 def _finished(study) -> list:
@@ -141,33 +142,62 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=done)
 
 
+def side_by_side(cfg: SweepConfig) -> int:
+    """Trials run at once: one on this machine; on a Ray cluster as many as heavy jobs may run together."""
+    s = get_settings()
+    wanted = cfg.parallel or (s.max_heavy_jobs if s.executor == "ray" else 1)
+    return max(1, min(wanted, cfg.trials))
+
+
 def run_search(cfg: SweepConfig, reporter: Reporter, job_id: int | None = None) -> dict:
-    from ..jobs import submit_job
+    from ..jobs import cancel_job, get_job, submit_job
 
     study = load_study(cfg, job_id)
-    _resume(study, cfg, reporter)
+    flights = _unfinished(study)
     started = time.monotonic()
     space = cfg.space_values()
-    while len(_finished(study)) < cfg.trials:
-        if cfg.time_limit_minutes and time.monotonic() - started > cfg.time_limit_minutes * 60:
-            reporter.log("time limit reached: no more trials are started")
+    width = side_by_side(cfg)
+
+    def out_of_time() -> bool:
+        return bool(cfg.time_limit_minutes) and time.monotonic() - started > cfg.time_limit_minutes * 60
+
+    while True:
+        while len(flights) < width and len(_finished(study)) + len(flights) < cfg.trials and not out_of_time():
+            trial = study.ask()
+            number = trial.number + 1
+            child = submit_job(
+                "finetune",
+                cfg.trial_config(suggest(trial, space), f"search #{job_id} trial {number}" if job_id else None),
+                project_id=cfg.project_id,
+                title=f"Search #{job_id} · trial {number}" if job_id is not None else "Search trial",
+            )
+            trial.set_user_attr("job_id", child.id)
+            flights.append(InFlight(trial, child.id))
+        if not flights:
             break
-        trial = study.ask()
-        params = suggest(trial, space)
-        name = f"search #{job_id} trial {trial.number + 1}" if job_id is not None else None
-        child = submit_job(
-            "finetune",
-            cfg.trial_config(params, name),
-            project_id=cfg.project_id,
-            title=f"Search #{job_id} · trial {trial.number + 1}" if job_id is not None else "Search trial",
-        )
-        trial.set_user_attr("job_id", child.id)
-        state, value = _follow(trial, child.id, cfg, reporter, len(_finished(study)))
-        _tell(study, trial, state, value)
-        if value is not None:
-            reporter.metric("objective", value, trial.number + 1)
-        if study.best_trials:
-            reporter.metric("best", study.best_value, trial.number + 1)
+        for f in list(flights):
+            outcome = _look(f, cfg)
+            if outcome is None:
+                continue
+            flights.remove(f)
+            state, value = outcome
+            _tell(study, f.trial, state, value)
+            if value is not None:
+                reporter.metric("objective", value, f.trial.number + 1)
+            if study.best_trials:
+                reporter.metric("best", study.best_value, f.trial.number + 1)
+        done = len(_finished(study))
+        now = f" · trial {flights[0].trial.number + 1}: {get_job(flights[0].job_id).message}" if flights else ""
+        try:
+            reporter.progress(done / cfg.trials, f"{done}/{cfg.trials} trials done{now}")
+        except JobCancelled:
+            for f in flights:
+                cancel_job(f.job_id)  # the search's Cancel stops its trials too
+            raise
+        if flights:
+            time.sleep(POLL_SECONDS)
+    if out_of_time():
+        reporter.log("time limit reached: no more trials were started")
     reporter.progress(1.0, "Search done")
     return summary(study, cfg, job_id)
 
