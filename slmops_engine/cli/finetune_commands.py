@@ -29,10 +29,7 @@ def add_parser(sub) -> None:
     from ..finetune.config import PRESETS, FinetuneConfig
 
     p = sub.add_parser("finetune", help="fine-tune the student (LoRA, DoRA, full, QLoRA)")
-    p.add_argument("--dataset", type=int, required=True, help="id of a dataset with answers")
-    p.add_argument("--project", help="project name or id (its student is used unless one is given here)")
-    p.add_argument("--student-path", help="a model folder on this machine")
-    p.add_argument("--student-id", help="a Hugging Face model id")
+    add_data_and_student(p)
     p.add_argument("--method", choices=["lora", "dora", "full", "qlora"], default="lora")
     p.add_argument("--preset", choices=list(PRESETS), default="balanced")
     for name, kind in NUMERIC.items():
@@ -45,6 +42,14 @@ def add_parser(sub) -> None:
     p.add_argument("--kd-alpha", type=float)
     p.add_argument("--wait", action="store_true", help="block until trained; print the new model variant id last")
     p.set_defaults(func=finetune_cmd)
+
+
+def add_data_and_student(p) -> None:
+    """The options every training command shares: the data, the project, and the student if not the project's."""
+    p.add_argument("--dataset", type=int, required=True, help="id of a dataset with answers")
+    p.add_argument("--project", help="project name or id (its student is used unless one is given here)")
+    p.add_argument("--student-path", help="a model folder on this machine")
+    p.add_argument("--student-id", help="a Hugging Face model id")
 
 
 def _student(args, project):

@@ -11,12 +11,10 @@ from ..db import init_db
 
 def add_parser(sub) -> None:
     from ..sweep.config import OBJECTIVES, SPACES
+    from .finetune_commands import add_data_and_student
 
     p = sub.add_parser("sweep", help="search for the best fine-tuning settings (an Optuna study)")
-    p.add_argument("--dataset", type=int, required=True, help="id of a dataset with answers")
-    p.add_argument("--project", help="project name or id (its student is used unless one is given here)")
-    p.add_argument("--student-path", help="a model folder on this machine")
-    p.add_argument("--student-id", help="a Hugging Face model id")
+    add_data_and_student(p)
     p.add_argument("--trials", type=int, default=6, help="how many settings to try")
     shape = "{setting: [choices] or {low, high}}"
     p.add_argument("--space", default="quick", help=f"{' or '.join(SPACES)}, or a JSON file {shape}")
