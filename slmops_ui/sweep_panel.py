@@ -93,8 +93,9 @@ def _panel(job_id: int) -> None:
         best = best_of(rows, objective)
         if best is not None:
             what = OBJECTIVES[objective].split(" (")[0].lower()
+            label = "Best" if job.status.finished else "Best so far"
             st.success(
-                f"**Best so far: trial {best['trial']}** — {what} {best['value']:.4f} with "
+                f"**{label}: trial {best['trial']}** — {what} {best['value']:.4f} with "
                 + ", ".join(f"{k} {_fmt(v)}" for k, v in best["params"].items()),
                 icon=":material/emoji_events:",
             )
@@ -113,7 +114,10 @@ _still = st.fragment(_panel)
 
 
 def _fmt(v) -> str:
-    return f"{v:.2e}" if isinstance(v, float) and v < 0.01 else f"{v:g}" if isinstance(v, float) else str(v)
+    """Rates in one notation ('3.03e-06', '2.31e-02'), whole and larger numbers as they are."""
+    if isinstance(v, float):
+        return f"{v:.2e}" if v < 1 else f"{v:g}"
+    return str(v)
 
 
 def _table(rows: list[dict]) -> None:
@@ -180,7 +184,11 @@ def _coordinates(job_id: int, rows: list[dict], objective: str) -> None:
             dimensions=dims,
         )
     )
-    fig.update_layout(title="Settings of the finished trials", height=300, margin={"l": 40, "r": 40, "t": 60, "b": 10})
+    fig.update_layout(
+        title={"text": "Settings of the finished trials", "y": 0.98},
+        height=320,
+        margin={"l": 40, "r": 40, "t": 90, "b": 10},
+    )
     st.plotly_chart(fig, key=f"sweep_coords_{job_id}", config={"displayModeBar": False})
 
 

@@ -61,7 +61,7 @@ def test_a_finished_search_shows_its_trials_and_trains_the_best_longer(tiny_mode
     no_exception(at)
     shown = texts(at)
     best = done.result["best_trial"]
-    assert f"Best so far: trial {best}" in shown
+    assert f"Best: trial {best}" in shown
     table = at.dataframe[-1].value
     assert list(table["Trial"]) == [1, 2] and set(table["Outcome"]) <= {"finished", "stopped early"}
     assert any("Validation loss" in c.proto.spec for c in at.get("plotly_chart"))
