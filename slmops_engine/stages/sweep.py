@@ -24,9 +24,7 @@ def preflight(config: SweepConfig) -> list[Issue]:
     """The checks of a fine-tuning run with the first setting the search can try (data, memory, student)."""
     from ..finetune.preflight import preflight as finetune_checks
 
-    space = config.space_values()
-    first = {k: (v[0] if isinstance(v, list) else v["low"]) for k, v in space.items()}
-    issues = finetune_checks(config.trial_config(first))
+    issues = finetune_checks(config.trial_config(config.first_setting()))
     if config.objective == "eval_accuracy":
         from ..data.store import get_dataset
 

@@ -74,8 +74,12 @@ class SweepConfig(StageConfig):
                 raise ValueError(f"the range for {name} needs low and high")
             if isinstance(spec, list) and not spec:
                 raise ValueError(f"{name} has no choices")
-        self.trial_config({k: (v[0] if isinstance(v, list) else v["low"]) for k, v in space.items()})  # validates base
+        self.trial_config(self.first_setting())  # validates the shared settings
         return self
+
+    def first_setting(self) -> dict[str, Any]:
+        """A setting the search can try: each list's first choice, each range's low end."""
+        return {k: (v[0] if isinstance(v, list) else v["low"]) for k, v in self.space_values().items()}
 
     def space_values(self) -> dict[str, Any]:
         return SPACES[self.space] if isinstance(self.space, str) else dict(self.space)
