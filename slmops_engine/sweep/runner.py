@@ -77,7 +77,7 @@ class InFlight:
 def _look(f: InFlight, cfg: SweepConfig) -> tuple[str, float | None] | None:
     """One look at a trial's job: None while it runs on; ('complete', value), ('pruned', None) or ('failed', None)
     once it ended, or once the pruner judged it clearly worse (its job is then cancelled)."""
-    from ..jobs import cancel_job, get_job, job_metrics
+    from ..jobs import cancel_job, get_job, job_metrics, wait_for_job
     from ..models import JobStatus
 
     job = get_job(f.job_id)
@@ -89,22 +89,17 @@ def _look(f: InFlight, cfg: SweepConfig) -> tuple[str, float | None] | None:
             f.reported.add(step)
             f.trial.report(value, step)
             if f.trial.should_prune():
-                cancel_job(f.job_id)
-                _wait_finished(f.job_id)
+                if cancel_job(f.job_id).status.finished:  # it ended on its own meanwhile: its outcome stands
+                    job = get_job(f.job_id)
+                    break
+                wait_for_job(f.job_id, timeout=120, poll=0.2)
                 return "pruned", None
-        return None
+        else:
+            return None
     if job.status != JobStatus.succeeded:
         return "failed", None
     value = _outcome(job.result or {}, cfg.objective)
     return ("complete", value) if value is not None else ("failed", None)
-
-
-def _wait_finished(job_id: int, timeout: float = 120) -> None:
-    from ..jobs import get_job
-
-    end = time.monotonic() + timeout
-    while not get_job(job_id).status.finished and time.monotonic() < end:
-        time.sleep(0.2)
 
 
 def _tell(study, trial, state: str, value: float | None) -> None:
