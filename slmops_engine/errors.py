@@ -52,6 +52,16 @@ class JobCancelled(BaseException):  # noqa: N818 - a control-flow signal, not an
     raised during a statement) must let it through, or a cancel would end as an 'unexpected error'."""
 
 
+class JobStopped(JobCancelled):
+    """The job stopped itself early on purpose (a search's pruner judged its trial clearly worse): it ends
+    cancelled like an operator's stop, with its own message and a result that says why."""
+
+    def __init__(self, message: str, result: dict) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
 def describe_exception(exc: BaseException) -> tuple[str, str]:
     """Map any exception to (label, hint) for the operator; never returns an empty label."""
     if isinstance(exc, SlmopsError):

@@ -48,8 +48,13 @@ def test_a_search_tries_settings_prunes_the_hopeless_and_promotes_the_best(routi
     trials = result["trials"]
     assert len(trials) == 4 and all(get_job(t["job_id"]).kind == "finetune" for t in trials)
     assert result["pruned"] >= 1  # a hopeless learning rate was stopped early
-    pruned = [t for t in trials if t["state"] == "pruned"]
-    assert all(get_job(t["job_id"]).cancel_requested_at is not None for t in pruned)  # its job was told to stop
+    for t in (t for t in trials if t["state"] == "pruned"):
+        # The verdict is taken in the trial's own training loop at an evaluation, so it never races the trial's end
+        # (a fast machine used to finish the hopeless trial before the search's cancel landed).
+        pruned = get_job(t["job_id"])
+        assert pruned.status == JobStatus.cancelled and pruned.message.startswith("Stopped by the search at step")
+        assert pruned.result["pruned_at_step"] < BASE["max_steps"]
+        assert t["params"]["learning_rate"] < 1e-2
     complete = [t["value"] for t in trials if t["state"] == "complete"]
     worst = max(t["value"] for t in trials if t["value"] is not None)  # a pruned trial's last reported loss
     assert result["best_value"] == min(complete) < worst

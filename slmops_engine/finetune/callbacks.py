@@ -62,3 +62,42 @@ class ReporterCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics and "eval_loss" in metrics:
             self.reporter.metric("eval_loss", float(metrics["eval_loss"]), state.global_step)
+
+
+class PruningCallback(TrainerCallback):
+    """A search's trial: each validation loss measured during training goes to the study, and the study's pruner
+    decides there and then whether this run goes on. A run it judges clearly worse stops at that step."""
+
+    def __init__(self, ref) -> None:
+        from ..studies import open_trial
+
+        self.ref = ref
+        self.trial = open_trial(ref)
+        self.training = False
+        self.pruned_at: tuple[int, float] | None = None  # (step, validation loss) of the verdict
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.training = True  # evaluations before and after the loop (steps 0 and the end) are not judged
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.training = False
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        import optuna
+
+        from ..studies import reported_value
+
+        if not self.training or not metrics or "eval_loss" not in metrics or state.global_step <= 0:
+            return control
+        if self.trial is None:
+            return control
+        loss = float(metrics["eval_loss"])
+        try:
+            self.trial.report(reported_value(loss, self.ref), state.global_step)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self.trial = None  # the search already told how this trial ended (a retried trial): it is not judged
+            return control
+        if self.trial.should_prune():
+            self.pruned_at = (state.global_step, loss)
+            control.should_training_stop = True
+        return control

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from ..stages.base import StageConfig
 from ..students import StudentChoice
+from ..studies import TrialRef
 
 Method = Literal["lora", "dora", "full", "qlora"]
 METHOD_LABELS = {
@@ -78,6 +79,9 @@ class FinetuneConfig(StageConfig):
         description="Name of the adapter (several adapters can share one base).",
     )
     output_name: str | None = Field(None, max_length=200, description="Name of the new model.")
+    search_trial: TrialRef | None = Field(
+        None, description="Set by a search: the trial this run reports its validation loss to, and may be pruned by."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FinetuneConfig:

@@ -8,7 +8,7 @@ import shlex
 import time
 from pathlib import Path
 
-from ..errors import ConfigError, JobCancelled
+from ..errors import ConfigError, JobCancelled, JobStopped
 from ..settings import get_settings
 from ..stages.base import Reporter
 from .config import FinetuneConfig
@@ -187,7 +187,7 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
 
     from ..data.store import get_dataset
     from ..students import resolve_student
-    from .callbacks import ReporterCallback
+    from .callbacks import PruningCallback, ReporterCallback
     from .variants import base_variant
 
     t0 = time.perf_counter()
@@ -243,6 +243,8 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
         accuracy_start = validation_accuracy(model, tok, val_rows, labels)
     callback = ReporterCallback(reporter)
     callbacks = [callback] + ([EarlyStoppingCallback(early_stopping_patience=patience)] if patience else [])
+    pruning = PruningCallback(cfg.search_trial) if cfg.search_trial else None
+    callbacks += [pruning] if pruning else []
     kw = dict(
         model=model,
         args=args,
@@ -275,6 +277,12 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if callback.cancelled:
         raise JobCancelled()
+    if pruning and pruning.pruned_at:
+        step, loss = pruning.pruned_at
+        raise JobStopped(
+            f"Stopped by the search at step {step}: validation loss {loss:.4g} was clearly worse than earlier trials'",
+            {"pruned": True, "pruned_at_step": step, "eval_loss_last": round(loss, 5)},
+        )
     reporter.progress(0.92, "Measuring the validation loss after training")
     eval_end = trainer.evaluate()["eval_loss"]
     reporter.metric("eval_loss", eval_end, trainer.state.global_step)

@@ -11,7 +11,7 @@ import signal
 import sys
 import traceback
 
-from ..errors import JobCancelled, describe_exception
+from ..errors import JobCancelled, JobStopped, describe_exception
 from ..identity import acting_as
 from ..models import JobStatus
 from ..secrets import key_names, redact, redact_logs
@@ -52,6 +52,11 @@ def run_job(job_id: int) -> JobStatus:
         finish_job(job_id, JobStatus.succeeded, result=result, progress=1.0, message="Done", eta_seconds=0.0)
         log.info("Job %s succeeded", job_id)
         return JobStatus.succeeded
+    except JobStopped as stop:
+        _safe_flush(reporter)
+        finish_job(job_id, JobStatus.cancelled, message=stop.message[:500], result=stop.result, eta_seconds=None)
+        log.info("Job %s stopped early: %s", job_id, stop.message)
+        return JobStatus.cancelled
     except JobCancelled:
         _safe_flush(reporter)
         finish_job(job_id, JobStatus.cancelled, message="Cancelled by the operator", eta_seconds=None)

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from ..finetune.config import FinetuneConfig
 from ..stages.base import StageConfig
 from ..students import StudentChoice
+from ..studies import TrialRef
 
 Objective = Literal["eval_loss", "eval_accuracy"]
 OBJECTIVES = {
@@ -84,7 +85,9 @@ class SweepConfig(StageConfig):
     def space_values(self) -> dict[str, Any]:
         return SPACES[self.space] if isinstance(self.space, str) else dict(self.space)
 
-    def trial_config(self, params: dict[str, Any], name: str | None = None) -> FinetuneConfig:
+    def trial_config(
+        self, params: dict[str, Any], name: str | None = None, ref: TrialRef | None = None
+    ) -> FinetuneConfig:
         """The fine-tuning settings of one trial: the shared ones, then the trial's own."""
         values = {**self.base, **params}
         if "lora_r" in params and "lora_alpha" not in params and "lora_alpha" not in self.base:
@@ -94,5 +97,6 @@ class SweepConfig(StageConfig):
             student=self.student,
             project_id=self.project_id,
             output_name=name,
+            search_trial=ref,
             **values,
         )

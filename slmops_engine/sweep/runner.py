@@ -6,22 +6,16 @@ search's result."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JobCancelled
 from ..settings import get_settings
 from ..stages.base import Reporter
+from ..studies import WARMUP_TRIALS, TrialRef, make_pruner, storage_url
 from .config import SweepConfig
 
 POLL_SECONDS = 0.3
-WARMUP_TRIALS = 2  # trials that always finish, so the pruner has something to compare with
-
-
-def storage_url() -> str:
-    """Where studies are kept: next to the SQLite database, or in the shared PostgreSQL database."""
-    url = get_settings().db_url
-    return f"sqlite:///{get_settings().home / 'optuna.db'}" if url.startswith("sqlite") else url
 
 
 def study_name(job_id: int | None) -> str:
@@ -32,17 +26,12 @@ def load_study(cfg: SweepConfig, job_id: int | None):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=WARMUP_TRIALS, n_warmup_steps=1)
-        if cfg.prune
-        else optuna.pruners.NopPruner()
-    )
     return optuna.create_study(
         study_name=study_name(job_id),
         storage=storage_url(),
         direction="minimize" if cfg.objective == "eval_loss" else "maximize",
         sampler=optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=WARMUP_TRIALS),
-        pruner=pruner,
+        pruner=make_pruner(cfg.prune),
         load_if_exists=True,
     )
 
@@ -67,35 +56,23 @@ def _outcome(result: dict, objective: str) -> float | None:
 
 @dataclass
 class InFlight:
-    """A trial whose fine-tuning job runs, and the validation-loss steps already reported to the pruner."""
+    """A trial whose fine-tuning job runs (it reports to the study and meets the pruner's verdict itself)."""
 
     trial: Any
     job_id: int
-    reported: set[int] = field(default_factory=set)
 
 
 def _look(f: InFlight, cfg: SweepConfig) -> tuple[str, float | None] | None:
     """One look at a trial's job: None while it runs on; ('complete', value), ('pruned', None) or ('failed', None)
-    once it ended, or once the pruner judged it clearly worse (its job is then cancelled)."""
-    from ..jobs import cancel_job, get_job, job_metrics, wait_for_job
+    once it ended."""
+    from ..jobs import get_job
     from ..models import JobStatus
 
     job = get_job(f.job_id)
     if not job.status.finished:
-        losses = sorted((p.step, p.value) for p in job_metrics(f.job_id) if p.name == "eval_loss" and p.step > 0)
-        for step, value in losses:
-            if step in f.reported:
-                continue
-            f.reported.add(step)
-            f.trial.report(value, step)
-            if f.trial.should_prune():
-                if cancel_job(f.job_id).status.finished:  # it ended on its own meanwhile: its outcome stands
-                    job = get_job(f.job_id)
-                    break
-                wait_for_job(f.job_id, timeout=120, poll=0.2)
-                return "pruned", None
-        else:
-            return None
+        return None
+    if (job.result or {}).get("pruned"):
+        return "pruned", None
     if job.status != JobStatus.succeeded:
         return "failed", None
     value = _outcome(job.result or {}, cfg.objective)
@@ -124,8 +101,9 @@ def _unfinished(study) -> list[InFlight]:
         if job_id is None:
             study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
             continue
-        if get_job(job_id).status.value in ("failed", "cancelled"):
-            retry_job(job_id)
+        job = get_job(job_id)
+        if job.status.value in ("failed", "cancelled") and not (job.result or {}).get("pruned"):
+            retry_job(job_id)  # a pruned trial stays pruned: its outcome is told to the study on the next look
         flights.append(InFlight(optuna.trial.Trial(study, frozen._trial_id), job_id))
     return flights
 
@@ -162,7 +140,16 @@ def run_search(cfg: SweepConfig, reporter: Reporter, job_id: int | None = None) 
             number = trial.number + 1
             child = submit_job(
                 "finetune",
-                cfg.trial_config(suggest(trial, space), f"search #{job_id} trial {number}" if job_id else None),
+                cfg.trial_config(
+                    suggest(trial, space),
+                    f"search #{job_id} trial {number}" if job_id else None,
+                    TrialRef(
+                        study=study.study_name,
+                        trial_id=trial._trial_id,
+                        prune=cfg.prune,
+                        maximize=cfg.objective != "eval_loss",
+                    ),
+                ),
                 project_id=cfg.project_id,
                 title=f"Search #{job_id} · trial {number}" if job_id is not None else "Search trial",
             )
