@@ -13,7 +13,8 @@ def trials_of(job: Job) -> list[dict]:
         return list(job.result["trials"])
     import optuna
 
-    from .runner import storage_url, study_name, trial_rows
+    from ..studies import storage_url
+    from .runner import study_name, trial_rows
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
