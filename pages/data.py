@@ -32,16 +32,12 @@ with tab_import:
         "Source", ["Upload a file", "A saved dataset folder on this machine", "The sample dataset"], horizontal=True
     )
     if source == "Upload a file":
-        up = st.file_uploader(
-            "JSONL, JSON, CSV, Parquet or text (one prompt per line)",
-            type=data_import.UPLOAD_TYPES,
-            on_change=data_import.reset,
-        )
-        if up is not None:
-            state = st.session_state.setdefault(data_import.STATE, {})
-            if state.get("name") != up.name or not Path(state.get("path", "")).exists():
-                state.update(name=up.name, path=str(data_import.save_upload(up)))
-            ins = data_import.inspect_source(Path(state["path"]))
+        # No `type=`: Streamlit would refuse a name like '..' with an error page; the engine checks the name and
+        # the type itself and says what to do.
+        up = st.file_uploader("JSONL, JSON, CSV, Parquet or text (one prompt per line)", on_change=data_import.reset)
+        staged = data_import.staged_upload(up) if up is not None else None
+        if staged:
+            ins = data_import.inspect_source(staged)
             if ins:
                 data_import.review_and_store(project, ins, tokenizer)
     elif source == "A saved dataset folder on this machine":

@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from slmops_engine.data import SHAPE_LABELS, ColumnMapping, FileInspection, inspect_file, store_validated, validate
+from slmops_engine.data import (
+    SHAPE_LABELS,
+    ColumnMapping,
+    FileInspection,
+    inspect_file,
+    save_upload,
+    store_validated,
+    validate,
+)
 from slmops_engine.data.validate import ValidationReport
 from slmops_engine.errors import SlmopsError
 from slmops_engine.models import Project
-from slmops_engine.settings import get_settings
 
 from .feedback import flash, show_error
 
 STATE = "data_import"  # {"path", "name", "report", "mapping"} of the upload being reviewed
-UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet", "txt"]
 NONE = "—"
 
 
-def save_upload(uploaded) -> Path:
-    """Keep the uploaded bytes in a private staging folder (not a dataset yet: nothing is stored until accepted)."""
-    folder = get_settings().home / "tmp" / f"upload-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
-    path = folder / Path(uploaded.name).name
-    with open(path, "wb") as f:
-        shutil.copyfileobj(uploaded, f)
-    return path
+def staged_upload(uploaded) -> Path | None:
+    """The staged copy of the uploaded file (not a dataset yet: nothing is stored until accepted), saved once per
+    file; None after telling the operator why its name or type cannot be used."""
+    state = st.session_state.setdefault(STATE, {})
+    if state.get("name") != uploaded.name or not Path(state.get("path", "")).exists():
+        try:
+            path = save_upload(uploaded.name, uploaded)
+        except SlmopsError as exc:
+            show_error(exc)
+            return None
+        state.update(name=uploaded.name, path=str(path))
+    return Path(state["path"])
 
 
 def reset() -> None:
@@ -88,7 +96,7 @@ def mapping_form(ins: FileInspection) -> ColumnMapping | None:
 
 
 def rejected_table(report: ValidationReport) -> None:
-    st.warning(f"{report.n_rejected} of {report.total_rows} rows have problems.", icon=":material/warning:")
+    st.warning(report.problems(), icon=":material/warning:")
     reasons = pd.DataFrame(report.reasons.most_common(), columns=["reason", "rows"])
     st.dataframe(reasons, hide_index=True, width="content")
     rows = pd.DataFrame(

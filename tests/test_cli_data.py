@@ -40,3 +40,23 @@ def test_bad_file_exits_non_zero_with_reasons_and_rejected_csv(tmp_path):
     assert rows[0]["line"] == "2" and rows[0]["reason"].startswith("malformed JSON")
     r = slmops("data", "import", str(tmp_path / "missing.csv"), "--project", "p")
     assert r.returncode == 2 and "No file at" in r.stderr
+
+
+def test_refused_import_lists_the_first_problems_and_writes_rejected_rows(tmp_path):
+    slmops("projects", "create", "p")
+    lines = [json.dumps({"prompt": f"my order {i} is late", "response": "shipping"}) for i in range(32)]
+    lines[4] = "{broken"
+    lines[19] = json.dumps({"prompt": "where is my parcel?", "response": ""})
+    f = tmp_path / "d.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    rej = tmp_path / "rejected.csv"
+    r = slmops("data", "import", str(f), "--project", "p", "--rejected-out", str(rej))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "2 of 32 rows have problems: line 5: malformed JSON" in r.stderr
+    assert "line 20: empty response" in r.stderr
+    rows = list(csv.DictReader(rej.open(encoding="utf-8")))
+    assert [(row["line"], row["reason"]) for row in rows][1] == ("20", "empty response")
+    assert rows[0]["line"] == "5" and rows[0]["content"] == "{broken"
+    from slmops_engine.data import list_datasets
+
+    assert list_datasets() == []  # refused: nothing stored

@@ -11,6 +11,7 @@ import pytest
 
 from slmops_engine.data import (
     ColumnMapping,
+    export_jsonl,
     get_dataset,
     import_file,
     inspect_file,
@@ -126,20 +127,52 @@ def test_file_over_size_limit_is_refused(tmp_path, monkeypatch):
     assert stored_nothing()
 
 
-def test_csv_formula_injection_is_rejected_and_neutralised_in_the_report(tmp_path):
-    f = tmp_path / "d.csv"
-    with open(f, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["prompt", "response"])
-        w.writerow(["How do I pay?", "By card"])
-        w.writerow(['=HYPERLINK("http://x","click")', "ok"])
-        w.writerow(["refund -5 EUR please", "-5 is fine"])
-        w.writerow(["@SUM(A1:A2)", "ok"])
+# Ordinary support messages that a spreadsheet would take for formulas, and real injection payloads: all are text.
+FORMULA_LIKE = [
+    "+44 20 7946 0958 called twice about a refund",
+    "@support my parcel never came",
+    "-5 degrees and the heater is off",
+    '=HYPERLINK("http://evil.example","click")',
+    "-1+1+cmd|' /C calc'!A0",
+    "\tthe app shows a blank screen",
+    "\rmy card was charged twice",
+]
+
+
+def _write_formula_like(path: Path) -> list[dict]:
+    rows = [{"prompt": t, "response": FORMULA_LIKE[i - 1]} for i, t in enumerate(FORMULA_LIKE)]
+    if path.suffix == ".jsonl":
+        write_jsonl(path, rows)
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, ["prompt", "response"], delimiter="\t" if path.suffix == ".tsv" else ",")
+            w.writeheader()
+            w.writerows(rows)
+    return rows
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_rows_that_look_like_formulas_are_imported_unchanged(tmp_path, suffix):
+    rows = _write_formula_like(tmp_path / f"d{suffix}")
+    ds, report = import_file(tmp_path / f"d{suffix}", project_id=None)
+    assert report.n_rejected == 0 and report.valid_rows == len(rows)
+    part = load_dataset_dict(ds.id)["train"]
+    assert [(r["prompt"], r["response"]) for r in part] == [(r["prompt"], r["response"]) for r in rows]
+    out = tmp_path / "export.jsonl"
+    export_jsonl(ds.id, out)  # only CSV the app writes is neutralised; JSONL keeps every byte
+    exported = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["prompt"], r["response"]) for r in exported] == [(r["prompt"], r["response"]) for r in rows]
+
+
+def test_rejected_rows_csv_neutralises_formula_looking_cells(tmp_path):
+    # Lines that are not JSON are rejected as they are, so the rejected-rows file holds the raw payloads.
+    f = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "How do I pay?", "response": "By card"}, *FORMULA_LIKE])
     report = validate(inspect_file(f))
-    assert [r.line for r in report.rejected] == [3, 5]
-    assert "formula injection" in report.rejected[0].reason
-    rows = list(csv.reader(io.StringIO(report.rejected_csv().decode())))
-    assert rows[0] == ["line", "reason", "content"] and all(not r[2].startswith(("=", "@")) for r in rows[1:])
+    assert report.n_rejected == len(FORMULA_LIKE)
+    rows = list(csv.reader(io.StringIO(report.rejected_csv().decode("utf-8"), newline="")))
+    assert rows[0] == ["line", "reason", "content"]
+    assert [r[2] for r in rows[1:]] == ["'" + t for t in FORMULA_LIKE]
+    assert [r[0] for r in rows[1:]] == [str(n) for n in range(2, 2 + len(FORMULA_LIKE))]
 
 
 def test_unsupported_and_empty_files(tmp_path):

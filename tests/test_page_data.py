@@ -41,7 +41,7 @@ def test_partly_bad_upload_is_reviewed_then_valid_rows_imported(project):
     at = _click(at, "Validate every row")
     no_exception(at)
     assert [m.value for m in at.metric] == ["5", "4", "1"]
-    assert "1 of 5 rows have problems" in texts(at)
+    assert "1 of 5 rows have problems: line 3: malformed JSON" in texts(at)
     assert list_datasets(project.id) == []  # nothing stored before the operator says so
     at = _click(at, "Import the 4 valid rows")
     no_exception(at)
@@ -55,6 +55,15 @@ def test_unusable_upload_shows_a_plain_error_and_stores_nothing(project):
     at = _upload(at, "junk.csv", b"\x00\x01\x02 binary")
     no_exception(at)
     assert "looks binary" in texts(at)
+    assert list_datasets(project.id) == []
+
+
+@pytest.mark.parametrize("name", ["..", ""])
+def test_upload_with_an_unusable_file_name_shows_a_plain_message(project, name):
+    at = open_app(PAGE, project.id)
+    at = _upload(at, name, b'{"prompt": "hi", "response": "there"}\n')
+    no_exception(at)
+    assert "cannot be used as a file name" in texts(at) and "Rename the file" in texts(at)
     assert list_datasets(project.id) == []
 
 

@@ -23,7 +23,10 @@ def add_parser(sub) -> None:
     im.add_argument("--max-length", type=int, help="reject rows longer than this many tokens (student tokenizer)")
     im.add_argument("--tokenizer", help="folder of the student's tokenizer (default: the project's student)")
     im.add_argument("--accept-partial", action="store_true", help="import the valid rows when some are rejected")
-    im.add_argument("--rejected-out", help="write the rejected rows with their reasons to this CSV")
+    im.add_argument(
+        "--rejected-out",
+        help="write the rejected rows with their reasons to this CSV (also when the import is refused)",
+    )
     im.set_defaults(func=data_import)
     sm = dt.add_parser("sample", help="import the sample dataset that ships with the app")
     sm.add_argument("--project", required=True)
@@ -55,7 +58,7 @@ def _mapping(args: argparse.Namespace):
 
 
 def data_import(args: argparse.Namespace) -> int:
-    from ..data import import_file
+    from ..data import prepare_import, store_validated
     from ..errors import DataError
     from ..projects import get_project, student_folder
 
@@ -66,18 +69,23 @@ def data_import(args: argparse.Namespace) -> int:
         raise DataError(
             "--max-length needs the student's tokenizer", "Choose the project's student or pass --tokenizer FOLDER."
         )
-    ds, report = import_file(
-        args.file,
-        project_id=project.id,
-        name=args.name,
-        mapping=_mapping(args),
-        tokenizer_path=tok,
-        max_length=args.max_length,
-        accept_partial=args.accept_partial,
+    ins, mapping, report = prepare_import(
+        args.file, mapping=_mapping(args), tokenizer_path=tok, max_length=args.max_length
     )
-    print(report.summary(), file=sys.stderr)
-    if args.rejected_out and report.rejected:
-        Path(args.rejected_out).write_bytes(report.rejected_csv())
+    try:
+        print(report.summary(), file=sys.stderr)
+        if args.rejected_out:  # before storing: a refused import is when the operator needs the rows most
+            Path(args.rejected_out).write_bytes(report.rejected_csv())
+        ds = store_validated(
+            report,
+            ins,
+            mapping,
+            project_id=project.id,
+            name=args.name or Path(args.file).stem,
+            accept_partial=args.accept_partial,
+        )
+    finally:
+        report.discard()
     print(ds.id)
     return 0
 

@@ -98,7 +98,7 @@ def store_validated(
         raise DataError(f"No valid rows: {report.summary()}", "Fix the file (download the rejected rows to see why).")
     if report.n_rejected and not accept_partial:
         raise DataError(
-            f"{report.n_rejected} of {report.total_rows} rows have problems",
+            report.problems(),
             "Import only the valid rows (accept partial), or fix the file and upload it again.",
         )
     cache = None
@@ -122,6 +122,25 @@ def store_validated(
         report.discard()
 
 
+def prepare_import(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | None = None,
+    tokenizer_path: str | Path | None = None,
+    max_length: int | None = None,
+) -> tuple[FileInspection, ColumnMapping, ValidationReport]:
+    """Inspect and validate without a person to confirm the mapping: what ``store_validated`` needs next.
+    The caller owns the report (``discard`` it when done)."""
+    inspection = inspect_file(path)
+    if mapping is None and inspection.guess.ambiguous:
+        raise DataError(
+            f"The columns are ambiguous: {inspection.guess.reason}",
+            "Say which column is which (the Data page asks; the CLI takes --prompt/--response).",
+        )
+    mapping = mapping or inspection.guess.mapping
+    return inspection, mapping, validate(inspection, mapping, tokenizer_path=tokenizer_path, max_length=max_length)
+
+
 def import_file(
     path: str | Path,
     *,
@@ -133,15 +152,10 @@ def import_file(
     accept_partial: bool = False,
     stage: str = "upload",
 ) -> tuple[Dataset, ValidationReport]:
-    """Inspect, validate and store in one call (the CLI's `slmops data import`)."""
-    inspection = inspect_file(path)
-    if mapping is None and inspection.guess.ambiguous:
-        raise DataError(
-            f"The columns are ambiguous: {inspection.guess.reason}",
-            "Say which column is which (the Data page asks; the CLI takes --prompt/--response).",
-        )
-    mapping = mapping or inspection.guess.mapping
-    report = validate(inspection, mapping, tokenizer_path=tokenizer_path, max_length=max_length)
+    """Inspect, validate and store in one call."""
+    inspection, mapping, report = prepare_import(
+        path, mapping=mapping, tokenizer_path=tokenizer_path, max_length=max_length
+    )
     try:
         ds = store_validated(
             report,

@@ -3,22 +3,19 @@ a temporary JSONL and keeps the rejected rows (with their reasons) for the opera
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..csv_safe import csv_bytes
 from ..errors import DataError
 from ..settings import get_settings
 from .readers import read_records
 from .shapes import ColumnMapping, normalize
 
-FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?=[^\d\s.]))")
 MAX_KEPT_REJECTS = 50_000
 
 
@@ -48,15 +45,20 @@ class ValidationReport:
         top = ", ".join(f"{n}× {r}" for r, n in self.reasons.most_common(4))
         return f"{self.valid_rows} of {self.total_rows} rows are valid" + (f"; rejected: {top}" if top else "")
 
+    def problems(self, first: int = 5) -> str:
+        """'2 of 32 rows have problems: line 5: malformed JSON …; line 20: empty response': the Data page and the
+        CLI say it the same way, so the operator can find the first bad rows without opening the rejected file."""
+        shown = [f"line {r.line}: {r.reason}" for r in self.rejected[:first]]
+        more = self.n_rejected - len(shown)
+        return (
+            f"{self.n_rejected} of {self.total_rows} rows have problems"
+            + (": " + "; ".join(shown) if shown else "")
+            + (f"; and {more} more" if more > 0 else "")
+        )
+
     def rejected_csv(self) -> bytes:
         """The rejected rows with their reasons, as CSV (cells neutralised so a spreadsheet will not run them)."""
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["line", "reason", "content"])
-        for r in self.rejected:
-            content = "'" + r.content if FORMULA.match(r.content) else r.content
-            w.writerow([r.line, r.reason, content[:5000]])
-        return buf.getvalue().encode("utf-8")
+        return csv_bytes(["line", "reason", "content"], ([r.line, r.reason, r.content] for r in self.rejected))
 
     def discard(self) -> None:
         if self.valid_path is not None:
@@ -95,7 +97,7 @@ def _key(row: dict) -> bytes:
     return hashlib.blake2b(norm.encode(), digest_size=16).digest()
 
 
-def _row_problem(row: dict, mapping: ColumnMapping, check_formulas: bool) -> str | None:
+def _row_problem(row: dict, mapping: ColumnMapping) -> str | None:
     if not row["prompt"] or not row["prompt"].strip():
         return "empty prompt"
     if mapping.shape != "prompts" and (row["response"] is None or not row["response"].strip()):
@@ -104,11 +106,6 @@ def _row_problem(row: dict, mapping: ColumnMapping, check_formulas: bool) -> str
         return "empty label"
     if row["split"] and row["split"] not in ("train", "validation", "test"):
         return f"unknown split '{row['split']}' (use train, validation or test)"
-    if check_formulas:
-        for col in ("prompt", "response", "label", "system"):
-            v = row[col]
-            if v and FORMULA.match(v):
-                return f"{col} starts with '{v[:1]!s}' (spreadsheet formula injection)"
     return None
 
 
@@ -166,7 +163,7 @@ def validate_file(
                 except (ValueError, TypeError, json.JSONDecodeError) as exc:
                     reject(rec.line, f"unusable row ({exc})", raw)
                     continue
-                problem = _row_problem(row, mapping, check_formulas=fmt == "csv")
+                problem = _row_problem(row, mapping)
                 if problem:
                     reject(rec.line, problem, raw)
                     continue
