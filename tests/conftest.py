@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.leftovers import mark_session
+
 ROOT = Path(__file__).resolve().parents[1]
+SESSION_TOKEN = mark_session()  # every process a test starts carries it: see pytest_sessionfinish
 
 # Workers are separate processes: they find the test stage plugin through the environment.
 os.environ["SLMOPS_STAGE_PLUGINS"] = "tests.support.stages"
@@ -16,6 +20,26 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may reach a model hub
 # No keyring unless a test sets one up (tests/test_keys.py keeps keys in a file under its own tmp_path).
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the suite when a process started by a test outlives the session (it is ended here either way)."""
+    if SESSION_TOKEN is None:
+        return
+    from tests.support.leftovers import collect
+
+    found = collect(SESSION_TOKEN)
+    if not found:
+        return
+    lines = [f"  pid {p.pid}, running {p.age_s:.0f} s: {p.command}" for p in found]
+    message = f"{len(found)} process(es) started by the tests outlived them (now killed):\n" + "\n".join(lines)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _reset_engine_state() -> None:
