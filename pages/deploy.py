@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.finetune.variants import list_variants
-from slmops_engine.serving.deployments import endpoint, list_deployments
+from slmops_engine.serving.deployments import configured_endpoint, endpoint, list_deployments
 from slmops_ui import deploy_list, deploy_settings
 from slmops_ui.feedback import show_flash
 from slmops_ui.nav import ensure_frame, link_to
@@ -14,9 +14,11 @@ from slmops_ui.project import require_project
 ensure_frame()
 project = require_project()
 st.title("Deploy")
+# The model server records where it listens: the configured port, or a free one when another program held it.
+where = f"`{endpoint()}`" if endpoint() else f"`{configured_endpoint()}` (or a free port, if that one is taken)"
 st.caption(
     "Serve a converted model with **Foundry Local** on this machine. Any OpenAI-compatible client — this app's Chat "
-    f"page, your code, other tools — talks to it at `{endpoint()}`. Deployments keep running when you leave."
+    f"page, your code, other tools — talks to it at {where}. Deployments keep running when you leave."
 )
 show_flash()
 

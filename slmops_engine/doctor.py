@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
+from .proclock import running_for
 from .sysinfo import GiB, human_bytes
 
 Verdict = Literal["ok", "warn", "fail", "info"]
@@ -143,18 +144,8 @@ def run_checks() -> list[Check]:
     checks.append(_bundled_check())
     checks.append(_hub_check())
 
-    from .jobs.supervisor import supervisor_pid
-
-    pid = supervisor_pid()
-    checks.append(
-        Check(
-            "job supervisor",
-            "ok" if pid else "info",
-            f"running (pid {pid})" if pid else "not running",
-            "" if pid else "The dashboard starts it; or run `slmops worker`.",
-        )
-    )
-    checks.append(_serving_check(s.serve_port))
+    checks.append(_supervisor_check())
+    checks.append(_serving_check(s))
     checks.append(_executor_check(s))
     checks.append(_sign_in_check(s))
     checks.append(_storage_check(s))
@@ -221,25 +212,59 @@ def _executor_check(s) -> Check:
     return Check("jobs run", "ok", f"on Ray at {where}: {len(nodes)} live node(s), {cpus:g} CPUs, {gpus:g} GPUs")
 
 
-def _serving_check(port: int) -> Check:
-    """The model server runs, or its port is free for it (another program on it would stop every deployment)."""
+def _running(pid: int) -> str:
+    age = running_for(pid)
+    return f"pid {pid}, running for {age}" if age else f"pid {pid}"
+
+
+def _supervisor_check() -> Check:
+    """This home's job supervisor: its pid and age, and whether it leaves by itself when idle."""
+    from .jobs.supervisor import supervisor_mode, supervisor_pid
+
+    pid = supervisor_pid()
+    if not pid:
+        return Check("job supervisor", "info", "not running", "The dashboard or a command that queues a job starts it.")
+    return Check("job supervisor", "ok", _running(pid) + _how_started(supervisor_mode()))
+
+
+def _how_started(mode: dict | None) -> str:
+    if not mode:
+        return ""  # it has not said yet (starting)
+    if not mode.get("background"):
+        return " (in the foreground: `slmops worker`; `slmops worker stop` ends it)"
+    idle = mode.get("idle_seconds") or 0
+    if not idle:
+        return " (in the background)"
+    after = f"{idle:g} s" if idle < 120 else f"{idle / 60:g} min"
+    return f" (in the background; exits after {after} with nothing to do)"
+
+
+def _serving_check(s) -> Check:
+    """This home's model server: its pid, age and the endpoint it recorded; or whether it can have its port."""
     import socket
 
-    from .serving.deployments import server_pid
+    from .serving.deployments import endpoint, server_pid
 
+    port = s.serve_port
     pid = server_pid()
     if pid:
-        return Check("model server", "ok", f"running (pid {pid}) at http://127.0.0.1:{port}/v1")
+        where = endpoint()
+        moved = where and f":{port}/" not in where
+        detail = _running(pid) + (f", at {where}" if where else ", starting")
+        return Check("model server", "ok", detail + (f" (port {port} was taken)" if moved else ""))
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            return Check(
-                "model server",
-                "warn",
-                f"port {port} is used by another program",
-                "Set SLMOPS_SERVE_PORT to a free port before deploying.",
-            )
+            if s.serve_port_fixed:
+                return Check(
+                    "model server",
+                    "warn",
+                    f"not running; port {port} is used by another program (and SLMOPS_SERVE_PORT_FIXED is set)",
+                    "Set SLMOPS_SERVE_PORT to a free port, or unset SLMOPS_SERVE_PORT_FIXED, before deploying.",
+                )
+            detail = f"not running; port {port} is used by another program, so it will listen on a free port"
+            return Check("model server", "info", detail, "Deploying a model starts it.")
     return Check("model server", "info", f"not running; port {port} is free", "Deploying a model starts it.")
 
 

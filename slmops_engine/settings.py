@@ -22,10 +22,24 @@ class Settings(BaseSettings):
         10.0, ge=0.5, le=600, description="How long a job may take to stop after Cancel before it is terminated."
     )
     poll_seconds: float = Field(0.5, ge=0.05, le=10, description="How often the supervisor looks for work.")
+    supervisor_idle_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="A supervisor started in the background exits after this long with no job queued or running "
+        "(0: it never exits). One run with `slmops worker` runs until stopped.",
+    )
     upload_limit_mb: int = Field(200, ge=1, le=10_000, description="Largest data file accepted.")
     executor: str = Field("local", description="Where jobs run: 'local' processes or a 'ray' cluster.")
     serve_port: int = Field(
-        5282, ge=1024, le=65535, description="Port of the local model server (Foundry Local's OpenAI-compatible API)."
+        5282,
+        ge=1024,
+        le=65535,
+        description="Port of the local model server (Foundry Local's OpenAI-compatible API); when another program "
+        "holds it, the server listens on a free port and records it.",
+    )
+    serve_port_fixed: bool = Field(
+        False, description="Only ever serve on serve_port: fail when it is taken instead of choosing a free port."
     )
     serve_probe_seconds: float = Field(
         30.0, ge=0.5, le=3600, description="How often the model server checks each deployment answers."

@@ -87,7 +87,9 @@ def _card(d: Deployment) -> None:
         c2.markdown(f"Health: {health}  \nRequests from the app: **{d.requests}**")
         if d.status == DeploymentStatus.failed:
             show_failure(d.error_label, d.error_hint)
-        if d.endpoint:
+        # Only while it runs: the next start may be on another port (when another program holds the configured one).
+        live = bool(d.endpoint) and d.status == DeploymentStatus.running
+        if live:
             st.markdown(f"Endpoint (OpenAI-compatible): `{d.endpoint}`")
         b1, b2, b3, _ = st.columns([1, 1, 1, 3])
         if b1.button("Stop", key=f"dep_stop_{d.id}", icon=":material/stop:", disabled=not d.status.active):
@@ -96,7 +98,7 @@ def _card(d: Deployment) -> None:
             _act("restart", d.id)
         if b3.button("Remove", key=f"dep_remove_{d.id}", icon=":material/delete:", help="Stop and forget it."):
             _act("remove", d.id)
-        if d.endpoint:
+        if live:
             with st.expander("Use it from your code", icon=":material/code:"):
                 curl, python = snippets(d)
                 st.code(curl, language="bash")

@@ -63,6 +63,9 @@ def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     init_db()
     yield home
+    from tests.support.supervisor import stop_home_processes
+
+    stop_home_processes()  # what a command or a page started in the background for this home
     _reset_engine_state()
 
 

@@ -1,6 +1,7 @@
 """Deployment with the real Foundry Local runtime (foundry-local-sdk, in a model-server process) on tiny int4
 models: deploy → /v1/models → streamed chat with the `openai` client → two at once → stop → remove; idempotent
-deploys; a killed model server reported as failed with a hint; the port in use explained."""
+deploys; a killed model server reported as failed with a hint; a taken port avoided (or, when it is required,
+explained)."""
 
 from __future__ import annotations
 
@@ -136,14 +137,43 @@ def test_a_port_in_use_and_non_servable_models_are_explained(serving, tiny_onnx,
     with pytest.raises(ConfigError, match="adapters are switchable inputs"):
         deps.deploy(onnx_variant(multi, "multi").id)
 
-    from slmops_engine.settings import get_settings
+    from slmops_engine.settings import get_settings, reset_settings
 
+    monkeypatch.setenv("SLMOPS_SERVE_PORT_FIXED", "1")  # this port or none: the old refusal stands
+    reset_settings()
+    port = get_settings().serve_port
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", get_settings().serve_port))
+        busy.bind(("127.0.0.1", port))
         busy.listen()
         d = deps.wait_for(deps.deploy(onnx_variant(tiny_onnx["llama"], "tiny").id).id, RUNNING, 60)
     assert d.status == DeploymentStatus.failed
-    assert "could not listen" in d.error_label and "SLMOPS_SERVE_PORT" in d.error_hint
+    assert d.error_label == f"Foundry Local could not listen on 127.0.0.1:{port}"
+    assert "SLMOPS_SERVE_PORT" in d.error_hint
+
+
+def test_a_taken_port_moves_the_model_server_to_a_free_one_that_everything_uses(serving, tiny_onnx):
+    """Another program (another home's model server, say) holds the configured port: this home's server listens on
+    a free one, records it, and the deployment, the chat, the CLI and the doctor all use and show that one."""
+    from slmops_engine.settings import get_settings
+    from tests.test_cli import slmops
+
+    port = get_settings().serve_port
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()  # accepts connections and never answers: a client sent here would hang, not pass
+        d = deps.wait_for(deps.deploy(onnx_variant(tiny_onnx["llama"], "tiny").id).id, RUNNING, 60)
+        assert d.status == DeploymentStatus.running, d.error_label
+        assert d.endpoint.startswith("http://127.0.0.1:") and f":{port}/" not in d.endpoint
+        assert deps.endpoint() == d.endpoint  # what the server recorded beside its lock
+        assert d.model_id in {m["id"] for m in get_json(d.endpoint + "/models")["data"]}
+        assert answered(d)  # the app's chat goes to the recorded endpoint
+        r = slmops("chat", str(d.id), "reset my password", "--max-tokens", "2", timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert d.endpoint in slmops("deployments").stdout
+        doctor = slmops("doctor").stdout
+        assert f"model server: pid {deps.server_pid()}, running for " in doctor
+        assert f"at {d.endpoint} (port {port} was taken)" in doctor
+    assert [e.ok for e in deps.events(d.id) if e.kind == "chat"] == [True, True]
 
 
 def test_cli_deploy_deployments_chat_undeploy(serving, tiny_onnx):

@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_parser("pull", help="fetch the datasets and models this machine lacks").set_defaults(
         func=commands.storage_sync
     )
-    w = sub.add_parser("worker", help="run the job supervisor in the foreground (starts queued jobs)")
+    w = sub.add_parser(
+        "worker",
+        help="run this home's job supervisor in the foreground (starts queued jobs); `worker stop` stops the one "
+        "that runs",
+    )
+    w.add_argument("action", nargs="?", choices=["stop"], help="stop: stop the supervisor that runs for this home")
     w.set_defaults(func=commands.worker)
 
     pr = sub.add_parser("projects", help="list or create projects").add_subparsers(dest="action", required=True)

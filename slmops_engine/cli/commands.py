@@ -115,11 +115,44 @@ def storage_sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def worker(_args: argparse.Namespace) -> int:
+def worker(args: argparse.Namespace) -> int:
+    """`slmops worker`: the supervisor in the foreground, until stopped. `slmops worker stop`: stop the one that
+    runs (in the background or in another terminal)."""
     from ..jobs.supervisor import main as supervisor_main
 
     init_db()
-    return supervisor_main()
+    return worker_stop() if args.action == "stop" else supervisor_main()
+
+
+def worker_stop() -> int:
+    from sqlmodel import func, select
+
+    from ..db import session_scope
+    from ..jobs.store import HOST
+    from ..jobs.supervisor import stop_supervisor, supervisor_mode
+    from ..models import Job
+    from ..settings import get_settings
+
+    mode = supervisor_mode() or {}
+    pid, gone = stop_supervisor()
+    if pid is None:
+        print(f"no supervisor runs for {get_settings().home}")
+        return 0
+    if not gone:
+        print(f"error: the supervisor (pid {pid}) did not stop within 30 s", file=sys.stderr)
+        print(f"hint: see {get_settings().home / 'supervisor.log'}; `kill -9 {pid}` ends it for good", file=sys.stderr)
+        return 1
+    how = {True: " (it ran in the background)", False: " (it ran in the foreground: `slmops worker`)"}
+    print(f"stopped the supervisor (pid {pid}){how.get(mode.get('background'), '')}")
+    with session_scope() as s:
+        count = select(func.count()).select_from(Job)
+        running = s.exec(count.where(Job.status == JobStatus.running, Job.host == HOST)).one()
+        queued = s.exec(count.where(Job.status == JobStatus.queued)).one()
+    if running:
+        print(f"{running} running job(s) go on in their own processes; the next supervisor adopts them")
+    if queued:
+        print(f"{queued} queued job(s) wait for the next supervisor (`slmops worker`, the dashboard or a command)")
+    return 0
 
 
 def projects_list(_args: argparse.Namespace) -> int:

@@ -1,6 +1,11 @@
 """The supervisor: starts queued jobs within the concurrency limits, escalates Cancel to SIGTERM/SIGKILL and
-marks jobs whose worker died as failed. One per machine (a lock file in SLMOPS_HOME); the dashboard starts it
-on demand, `slmops worker` runs it in the foreground. ``python -m slmops_engine.jobs.supervisor``"""
+marks jobs whose worker died as failed. One per SLMOPS_HOME (a lock file in the home).
+
+Its lifetime: one started on demand (`ensure_supervisor`: the dashboard, a command that queues a job) runs in the
+background and exits once nothing was queued or running, and nobody asked for it, for `supervisor_idle_seconds`; the
+next one that is needed is started again. One run with `slmops worker` was asked for explicitly and runs until it is
+stopped (`slmops worker stop`, Ctrl-C). Deployments are not its business: the model server is a process of its own
+(serving/server.py) with its own idle exit. ``python -m slmops_engine.jobs.supervisor --background``"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import psutil
@@ -17,18 +23,42 @@ from sqlmodel import col, select
 from ..db import session_scope
 from ..errors import SlmopsError
 from ..models import Job, JobStatus, utcnow
-from ..proclock import HomeLock, holder_pid, start_background
+from ..proclock import HomeLock, holder_pid, recorded, start_background, stop_holder
 from ..settings import get_settings
 from .executors import Executor, Handle, make_executor
 from .liveness import died_hint, owner_alive
 from .store import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
 
 log = logging.getLogger("slmops.supervisor")
+LOCK = "supervisor"
 
 
 def supervisor_pid() -> int | None:
     """The pid of the running supervisor, or None when there is none."""
-    return holder_pid("supervisor")
+    return holder_pid(LOCK)
+
+
+def supervisor_mode() -> dict | None:
+    """How the running supervisor was started: {"background": bool, "idle_seconds": float}; None when unknown."""
+    return recorded(LOCK)
+
+
+def stop_supervisor(timeout: float = 30.0) -> tuple[int | None, bool]:
+    """SIGTERM this home's supervisor and wait for it. Returns (its pid, None when none ran; whether it is gone).
+    Its running jobs go on in their own processes; the next supervisor adopts them."""
+    return stop_holder(LOCK, timeout)
+
+
+def _wanted_path():
+    return get_settings().home / "supervisor.wanted"
+
+
+def wanted_at() -> float:
+    """When a supervisor was last asked for (`ensure_supervisor`), as a time.time(); 0 when never."""
+    try:
+        return _wanted_path().stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def is_worker_process(pid: int | None, job_id: int) -> bool:
@@ -138,6 +168,17 @@ class Supervisor:
                 self.executor.terminate(handle)
                 self._signalled[job.id] = 1
 
+    def busy(self) -> bool:
+        """Work in sight: a job of ours in flight, a job queued, or one a live process runs on this host (e.g. a
+        sweep that a command runs with --wait: its trials will be queued here)."""
+        if self.handles:
+            return True
+        with session_scope() as s:
+            if s.exec(select(Job.id).where(Job.status == JobStatus.queued).limit(1)).first() is not None:
+                return True
+            running = s.exec(select(Job).where(Job.status == JobStatus.running, Job.host == HOST)).all()
+        return any(owner_alive(j) for j in running)  # a killed command's job does not keep us (readers mark it)
+
     def _start_queued(self) -> None:
         active = [self._heavy.get(j, True) for j in self.handles]
         if len(active) >= self.settings.max_jobs:
@@ -168,28 +209,62 @@ class Supervisor:
             log.info("Started job %s (%s) pid %s", job.id, job.kind, handle.pid)
 
     # -- loop -----------------------------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None) -> None:
+    def run(self, stop: threading.Event | None = None, idle_seconds: float = 0) -> float:
+        """Pass after pass until `stop` is set or, with idle_seconds > 0, until there was no work in sight and no
+        call for a supervisor for that long. Returns the time (time.time()) of the last work or call seen."""
         stop = stop or threading.Event()
         self.recover()
+        last_busy = time.time()
         while not stop.is_set():
             try:
                 self.tick()
+                if idle_seconds and self.busy():
+                    last_busy = time.time()
             except Exception:  # noqa: BLE001 - a transient DB error must not kill the supervisor
                 log.exception("Supervisor pass failed; retrying")
+                last_busy = time.time()  # an unreadable queue is no proof that it is empty
+            if idle_seconds:
+                last_busy = max(last_busy, wanted_at())
+                if time.time() - last_busy >= idle_seconds:
+                    break
             stop.wait(self.settings.poll_seconds)
+        return last_busy
 
 
 def ensure_supervisor() -> int | None:
-    """Start a background supervisor for this SLMOPS_HOME unless one runs. Returns its pid (None if unknown)."""
-    return start_background("slmops_engine.jobs.supervisor", "supervisor", get_settings().home / "supervisor.log")
+    """Start a background supervisor for this SLMOPS_HOME unless one runs. Returns its pid (None if unknown).
+
+    Call it after queueing the job it is for. It first marks the supervisor as wanted, then looks for one: a
+    supervisor that is leaving looks at the mark and the queue after letting go of its lock, so either it sees this
+    call and stays, or this call finds the lock free and starts a new one."""
+    _wanted_path().touch()
+    home = get_settings().home
+    return start_background("slmops_engine.jobs.supervisor", LOCK, home / "supervisor.log", ("--background",))
 
 
-def main() -> int:
+def _serve(sup: Supervisor, lock: HomeLock, stop: threading.Event, idle_seconds: float) -> None:
+    while True:
+        last_busy = sup.run(stop, idle_seconds)
+        if stop.is_set():
+            return
+        # Idle: let go of the home, then look once more (see ensure_supervisor for why this order is safe).
+        lock.release()
+        if not (sup.busy() or wanted_at() > last_busy) or not lock.acquire():
+            log.info("Nothing to do for %.0f s: exiting", idle_seconds)
+            return
+        lock.record(background=True, idle_seconds=idle_seconds)
+        log.info("Work arrived while leaving: staying")
+
+
+def main(background: bool = False) -> int:
+    """Run the supervisor of this home until stopped; `background` (started by ensure_supervisor): until idle."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lock = HomeLock("supervisor")
+    lock = HomeLock(LOCK)
     if not lock.acquire():
         print(f"A supervisor already runs for {get_settings().home} (pid {supervisor_pid()}).", file=sys.stderr)
         return 0
+    idle_seconds = get_settings().supervisor_idle_seconds if background else 0.0
+    lock.record(background=background, idle_seconds=idle_seconds)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -197,14 +272,14 @@ def main() -> int:
     from ..data.store import cleanup_tmp
     from ..db import init_db
 
-    init_db()
-    cleanup_tmp()
     try:
-        Supervisor(own_process=True).run(stop)
+        init_db()
+        cleanup_tmp()
+        _serve(Supervisor(own_process=True), lock, stop, idle_seconds)
     finally:
         lock.release()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(background="--background" in sys.argv[1:]))

@@ -11,7 +11,7 @@ from sqlmodel import col, delete, select
 from ..db import get_or_raise, session_scope
 from ..errors import ConfigError, SlmopsError
 from ..models import Deployment, DeploymentStatus, ModelVariant, ServeEvent, as_utc, utcnow
-from ..proclock import holder_pid, start_background
+from ..proclock import holder_pid, recorded, start_background, stop_holder
 from ..settings import get_settings
 from .placement import GENERATION_DEFAULTS, check_servable, model_id, model_name, unplace
 from .server import LOCK, LOST, update
@@ -33,7 +33,14 @@ def ensure_server() -> int:
     return pid
 
 
-def endpoint() -> str:
+def endpoint() -> str | None:
+    """Where this home's model server answers (OpenAI-compatible), as it recorded once listening; None while none
+    runs. It is the configured port's address unless another program held that port."""
+    return (recorded(LOCK) or {}).get("endpoint")
+
+
+def configured_endpoint() -> str:
+    """The address a model server starting now tries first."""
     return f"http://127.0.0.1:{get_settings().serve_port}/v1"
 
 
@@ -178,13 +185,4 @@ def events(dep_id: int, limit: int = 500) -> list[ServeEvent]:
 
 def stop_server(timeout: float = 15.0) -> None:
     """Stop the model server (it unloads everything; its deployments show as stopped)."""
-    import os
-    import signal
-
-    pid = server_pid()
-    if not pid:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while server_pid() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    stop_holder(LOCK, timeout)

@@ -1,5 +1,5 @@
-"""The Foundry Local runtime in this process (foundry-local-sdk): its OpenAI-compatible web service on a fixed
-local port, reading models from this home's cache and ids from the local catalog."""
+"""The Foundry Local runtime in this process (foundry-local-sdk): its OpenAI-compatible web service on a local
+port (0: one the system picks), reading models from this home's cache and ids from the local catalog."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from ..errors import ModelLoadError, SlmopsError
 from ..settings import get_settings
 from .catalog import LocalCatalog
 from .placement import cache_dir
+
+
+class PortInUse(SlmopsError):
+    """The web service could not bind its port (another program holds it, or no port can be had)."""
 
 
 class FoundryRuntime:
@@ -32,11 +36,17 @@ class FoundryRuntime:
             self.mgr.start_web_service()
         except FoundryLocalException as exc:
             self.mgr.close()
-            raise SlmopsError(
+            if not port:
+                raise PortInUse(
+                    "Foundry Local could not listen on any port of 127.0.0.1",
+                    f"The system gave it no free port ({exc}). Close programs that hold many connections.",
+                ) from exc
+            raise PortInUse(
                 f"Foundry Local could not listen on 127.0.0.1:{port}",
-                f"Another program uses that port ({exc}). Stop it, or set SLMOPS_SERVE_PORT to a free port.",
+                f"Another program uses that port ({exc}). Stop it, or set SLMOPS_SERVE_PORT to a free port, or unset "
+                "SLMOPS_SERVE_PORT_FIXED so that the model server chooses one.",
             ) from exc
-        self.url = self.mgr.urls[0].rstrip("/")
+        self.url = self.mgr.urls[0].rstrip("/")  # the address it is bound to: the actual port when it was 0
 
     def _variant(self, model_id: str):
         v = self.mgr.catalog.get_model_variant(model_id)  # by id: also finds models added after start

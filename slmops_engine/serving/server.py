@@ -1,6 +1,10 @@
 """The model server: one long-lived process per SLMOPS_HOME that runs Foundry Local and does what the deployments
 table asks (deploying → place + load → running; stopping → unload → stopped), probes each running deployment,
-and exits after a minute with nothing to serve. Started on demand; ``python -m slmops_engine.serving.server``."""
+and exits after a minute with nothing to serve. Started on demand; ``python -m slmops_engine.serving.server``.
+
+It listens on `serve_port`, or on a free port when another program (another home's model server, say) holds that
+one, and records the endpoint it serves at beside its lock (`model-server.json`, see proclock); each deployment it
+loads carries that endpoint too."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from ..proclock import HomeLock
 from ..settings import get_settings
 from .catalog import LocalCatalog
 from .placement import place
-from .runtime import FoundryRuntime
+from .runtime import FoundryRuntime, PortInUse
 from .templates import derive
 
 log = logging.getLogger("slmops.serving")
@@ -47,11 +51,22 @@ def _with_status(*statuses: DeploymentStatus) -> list[Deployment]:
         return list(s.exec(select(Deployment).where(col(Deployment.status).in_(statuses))).all())
 
 
+def open_runtime(catalog: LocalCatalog) -> FoundryRuntime:
+    """Foundry Local on the configured port or, when that is taken and not fixed, on one the system picks."""
+    s = get_settings()
+    try:
+        return FoundryRuntime(s.serve_port, catalog)
+    except PortInUse as exc:
+        if s.serve_port_fixed:
+            raise
+        log.warning("%s: listening on a free port instead", exc.message)
+    return FoundryRuntime(0, catalog)
+
+
 class ModelServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self) -> None:
         self.catalog = LocalCatalog()
-        self.runtime = FoundryRuntime(port, self.catalog)
+        self.runtime = open_runtime(self.catalog)
         self.endpoint = self.runtime.url + "/v1"
         self.next_probe = 0.0
         self.idle_since = time.monotonic()
@@ -145,15 +160,15 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    port = get_settings().serve_port
     try:
-        server = ModelServer(port)
-    except Exception as exc:  # noqa: BLE001 - e.g. the port is taken: said on every waiting deployment
+        server = ModelServer()
+    except Exception as exc:  # noqa: BLE001 - e.g. a fixed port is taken: said on every waiting deployment
         label, hint = describe_exception(exc)
         log.error("The model server could not start: %s", label)
         fail_waiting(label, hint)
         lock.release()
         return 1
+    lock.record(endpoint=server.endpoint)
     log.info("Model server %s on %s", get_settings().home, server.endpoint)
     try:
         while not stop.is_set() and not server.idle():

@@ -31,17 +31,22 @@ def running_supervisor() -> Iterator:
 
 def stop_background_supervisor(timeout: float = 30) -> None:
     """Stop the supervisor a command started in the background for this home (if any) and wait until it is gone."""
+    from slmops_engine.jobs.supervisor import stop_supervisor
+
+    _, gone = stop_supervisor(timeout)
+    assert gone, "the background supervisor did not stop"
+
+
+def stop_home_processes(timeout: float = 30) -> None:
+    """End the background processes of the current home — a supervisor a command started, the model server — so
+    that no test leaves them running (a supervisor in a thread of this process is its fixture's to stop)."""
     import os
-    import signal
-    import time
 
-    from slmops_engine.jobs.supervisor import supervisor_pid
+    from slmops_engine.jobs.supervisor import LOCK as SUPERVISOR
+    from slmops_engine.proclock import holder_pid, stop_holder
+    from slmops_engine.serving.server import LOCK as MODEL_SERVER
 
-    pid = supervisor_pid()
-    if pid is None:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while supervisor_pid() is not None:
-        assert time.monotonic() < deadline, "the background supervisor did not stop"
-        time.sleep(0.05)
+    for name in (SUPERVISOR, MODEL_SERVER):
+        pid = holder_pid(name)
+        if pid and pid != os.getpid():
+            stop_holder(name, timeout)
