@@ -56,7 +56,9 @@ def slmops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("SLMOPS_HOME", str(home))
     monkeypatch.delenv("SLMOPS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "1")
+    # Long enough that a cooperative Cancel is never escalated to SIGTERM on a slow or loaded machine; the tests of
+    # escalation set a short grace themselves (see the short_grace fixture).
+    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "30")
     monkeypatch.setenv("SLMOPS_POLL_SECONDS", "0.1")
     _reset_engine_state()
     from slmops_engine.db import init_db
@@ -109,6 +111,17 @@ def database(request, slmops_home, monkeypatch: pytest.MonkeyPatch) -> str:
 
     init_db()
     return "postgresql"
+
+
+@pytest.fixture
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Cancel escalates fast (SIGTERM after 1 s, SIGKILL after 2 s): for the tests of escalation itself. Ask for it
+    before `supervisor`, which reads the setting when it starts."""
+    from slmops_engine.settings import reset_settings
+
+    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "1")
+    reset_settings()
+    return 1.0
 
 
 @pytest.fixture
