@@ -66,8 +66,8 @@ def test_a_background_supervisor_leaves_by_itself_once_idle(idle_after, slmops_h
     assert "Nothing to do for 1 s: exiting" in (slmops_home / "supervisor.log").read_text()
     assert not (slmops_home / "supervisor.json").exists()  # what it recorded about itself went with it
 
-    assert ensure_supervisor()  # the next one needed is started afresh and runs jobs
     job = submit_job("test_steps", {"steps": 2, "step_seconds": 0.01})
+    assert ensure_supervisor()  # the next one needed is started afresh and runs jobs (queue first, as commands do)
     assert wait_for_job(job.id, timeout=DEADLINE).status == JobStatus.succeeded
 
 
@@ -98,7 +98,8 @@ def test_worker_stop_stops_the_background_supervisor_and_says_when_none_runs(idl
     r = slmops("worker", "stop")
     assert r.returncode == 0, r.stderr
     assert f"stopped the supervisor (pid {pid}) (it ran in the background)" in r.stdout
-    assert supervisor_pid() is None and ended(pid)
+    assert supervisor_pid() is None
+    wait_until(lambda: ended(pid), "the stopped supervisor's exit")  # the lock goes a moment before the process
     r = slmops("worker", "stop")
     assert r.returncode == 0 and "no supervisor runs for" in r.stdout, r.stderr
 

@@ -27,6 +27,13 @@ def _raise_cancel(signum, _frame):
     raise JobCancelled(f"signal {signum}")
 
 
+def _shield_final_write() -> None:
+    """The job is ending: a further SIGTERM (the supervisor escalating a Cancel that is being honoured right now)
+    must not cut its final state short. SIGKILL still ends a worker that hangs here."""
+    if signal.getsignal(signal.SIGTERM) is _raise_cancel:  # only the worker process installs it (main thread)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def run_job(job_id: int) -> JobStatus:
     job = get_job(job_id)
     if job.status != JobStatus.running:
@@ -44,6 +51,7 @@ def run_job(job_id: int) -> JobStatus:
         config = stage.Config.model_validate(job.config)
         with acting_as(job.created_by):  # what the job makes is recorded as made by whoever submitted it
             result = stage.run(config, reporter)
+        _shield_final_write()
         reporter.progress(1.0, "Done")
         reporter.flush()
         result = _jsonable(result)
@@ -53,16 +61,19 @@ def run_job(job_id: int) -> JobStatus:
         log.info("Job %s succeeded", job_id)
         return JobStatus.succeeded
     except JobStopped as stop:
+        _shield_final_write()
         _safe_flush(reporter)
         finish_job(job_id, JobStatus.cancelled, message=stop.message[:500], result=stop.result, eta_seconds=None)
         log.info("Job %s stopped early: %s", job_id, stop.message)
         return JobStatus.cancelled
     except JobCancelled:
+        _shield_final_write()
         _safe_flush(reporter)
         finish_job(job_id, JobStatus.cancelled, message="Cancelled by the operator", eta_seconds=None)
         log.info("Job %s cancelled", job_id)
         return JobStatus.cancelled
     except BaseException as exc:  # noqa: BLE001 - every failure must end as a labelled job state
+        _shield_final_write()
         label, hint = describe_exception(exc)
         names = key_names(job.config)
         label, hint = redact(label, names) or "", redact(hint, names) or ""

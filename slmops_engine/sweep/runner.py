@@ -122,8 +122,27 @@ def side_by_side(cfg: SweepConfig) -> int:
     return max(1, min(wanted, cfg.trials))
 
 
+def _start_trial(study, cfg: SweepConfig, space: dict[str, Any], job_id: int | None) -> InFlight:
+    """Ask the study for the next setting and queue its fine-tuning job, which reports to this trial."""
+    from ..jobs import submit_job
+
+    trial = study.ask()
+    number = trial.number + 1
+    ref = TrialRef(
+        study=study.study_name, trial_id=trial._trial_id, prune=cfg.prune, maximize=cfg.objective != "eval_loss"
+    )
+    child = submit_job(
+        "finetune",
+        cfg.trial_config(suggest(trial, space), f"search #{job_id} trial {number}" if job_id else None, ref),
+        project_id=cfg.project_id,
+        title=f"Search #{job_id} · trial {number}" if job_id is not None else "Search trial",
+    )
+    trial.set_user_attr("job_id", child.id)
+    return InFlight(trial, child.id)
+
+
 def run_search(cfg: SweepConfig, reporter: Reporter, job_id: int | None = None) -> dict:
-    from ..jobs import cancel_job, get_job, submit_job
+    from ..jobs import cancel_job, get_job
 
     study = load_study(cfg, job_id)
     flights = _unfinished(study)
@@ -134,50 +153,34 @@ def run_search(cfg: SweepConfig, reporter: Reporter, job_id: int | None = None) 
     def out_of_time() -> bool:
         return bool(cfg.time_limit_minutes) and time.monotonic() - started > cfg.time_limit_minutes * 60
 
-    while True:
-        while len(flights) < width and len(_finished(study)) + len(flights) < cfg.trials and not out_of_time():
-            trial = study.ask()
-            number = trial.number + 1
-            child = submit_job(
-                "finetune",
-                cfg.trial_config(
-                    suggest(trial, space),
-                    f"search #{job_id} trial {number}" if job_id else None,
-                    TrialRef(
-                        study=study.study_name,
-                        trial_id=trial._trial_id,
-                        prune=cfg.prune,
-                        maximize=cfg.objective != "eval_loss",
-                    ),
-                ),
-                project_id=cfg.project_id,
-                title=f"Search #{job_id} · trial {number}" if job_id is not None else "Search trial",
-            )
-            trial.set_user_attr("job_id", child.id)
-            flights.append(InFlight(trial, child.id))
-        if not flights:
-            break
-        for f in list(flights):
-            outcome = _look(f, cfg)
-            if outcome is None:
-                continue
-            flights.remove(f)
-            state, value = outcome
-            _tell(study, f.trial, state, value)
-            if value is not None:
-                reporter.metric("objective", value, f.trial.number + 1)
-            if study.best_trials:
-                reporter.metric("best", study.best_value, f.trial.number + 1)
-        done = len(_finished(study))
-        now = f" · trial {flights[0].trial.number + 1}: {get_job(flights[0].job_id).message}" if flights else ""
-        try:
+    # The search's Cancel stops its trials too, wherever it lands: noticed at a progress report, or raised at any
+    # line by the SIGTERM that follows an unanswered Cancel.
+    try:
+        while True:
+            while len(flights) < width and len(_finished(study)) + len(flights) < cfg.trials and not out_of_time():
+                flights.append(_start_trial(study, cfg, space, job_id))
+            if not flights:
+                break
+            for f in list(flights):
+                outcome = _look(f, cfg)
+                if outcome is None:
+                    continue
+                flights.remove(f)
+                state, value = outcome
+                _tell(study, f.trial, state, value)
+                if value is not None:
+                    reporter.metric("objective", value, f.trial.number + 1)
+                if study.best_trials:
+                    reporter.metric("best", study.best_value, f.trial.number + 1)
+            done = len(_finished(study))
+            now = f" · trial {flights[0].trial.number + 1}: {get_job(flights[0].job_id).message}" if flights else ""
             reporter.progress(done / cfg.trials, f"{done}/{cfg.trials} trials done{now}")
-        except JobCancelled:
-            for f in flights:
-                cancel_job(f.job_id)  # the search's Cancel stops its trials too
-            raise
-        if flights:
-            time.sleep(POLL_SECONDS)
+            if flights:
+                time.sleep(POLL_SECONDS)
+    except JobCancelled:
+        for f in flights:
+            cancel_job(f.job_id)
+        raise
     if out_of_time():
         reporter.log("time limit reached: no more trials were started")
     reporter.progress(1.0, "Search done")
