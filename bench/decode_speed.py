@@ -182,7 +182,7 @@ def main() -> int:
     from decode_bytes import bytes_per_token
 
     from slmops_engine.db import init_db
-    from slmops_engine.optimize.builder import cpu_threads
+    from slmops_engine.genai_session import cpu_threads
     from slmops_engine.stages import convert
     from slmops_engine.stages.base import Reporter
 

@@ -41,7 +41,7 @@ while True:
 
 def settings(cores: int) -> dict[str, dict]:
     """session_options for each candidate (onnxruntime's own default runs one thread on this kind of machine)."""
-    from slmops_engine.optimize.builder import session_options
+    from slmops_engine.genai_session import session_options
 
     return {
         f"{cores} threads, spinning (onnxruntime's default wait)": {"intra_op_num_threads": cores},
@@ -53,7 +53,7 @@ def settings(cores: int) -> dict[str, dict]:
 
 
 def with_options(model: Path, options: dict, where: Path) -> Path:
-    from slmops_engine.optimize.builder import apply_session_options
+    from slmops_engine.genai_session import apply_session_options
 
     dst = where / f"m{len(list(where.iterdir()))}"
     shutil.copytree(model, dst, copy_function=os.link)
@@ -71,7 +71,7 @@ def main() -> int:
     from transformers import AutoTokenizer
 
     from slmops_engine.db import init_db
-    from slmops_engine.optimize.builder import cpu_threads
+    from slmops_engine.genai_session import cpu_threads
     from slmops_engine.stages import convert
     from slmops_engine.stages.base import Reporter
 

@@ -127,7 +127,7 @@ def main() -> int:
     logging.disable(logging.WARNING)
     from slmops_engine.db import init_db
     from slmops_engine.evaluate.runner import auto_max_new_tokens, labels_of, load_rows
-    from slmops_engine.optimize.builder import cpu_threads
+    from slmops_engine.genai_session import cpu_threads
 
     init_db()
     t0 = time.perf_counter()

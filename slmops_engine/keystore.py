@@ -6,6 +6,7 @@ settings, a log or a page."""
 from __future__ import annotations
 
 import os
+import re
 
 from .errors import ConfigError
 
@@ -13,6 +14,18 @@ SERVICE = "slmops-studio"
 # Backends that keep keys in a plain file (keyrings.alt) or nowhere: used only when the operator names one in
 # PYTHON_KEYRING_BACKEND, never picked by default — a key must not land on disk unasked.
 NOT_A_KEYRING = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
+
+
+KEY_PREFIXES = ("sk-", "sk_", "gsk_", "hf_", "xai-", "AIza", "ghp_", "gho_", "github_pat_", "pk-", "rk-")
+
+
+def looks_like_a_key(value: str) -> bool:
+    """A secret typed where a variable's name belongs: a known key prefix, a long run of hex digits (an Azure key
+    is 32), or a long random-looking word (letters and digits mixed, no underscore), which names rarely are."""
+    if value.startswith(KEY_PREFIXES) or re.fullmatch(r"[0-9a-fA-F]{20,}", value):
+        return True
+    mixed = any(c.isdigit() for c in value) and any(c.islower() for c in value) and any(c.isupper() for c in value)
+    return "_" not in value and (len(value) >= 32 or (len(value) >= 20 and mixed))
 
 
 class NoKeyring(RuntimeError):
@@ -47,8 +60,6 @@ def _no_keyring(name: str, exc: Exception) -> ConfigError:
 
 def store_key(name: str, value: str) -> None:
     """Keep ``value`` in the keyring under ``name``; ConfigError when there is no keyring."""
-    from .teachers import looks_like_a_key
-
     if looks_like_a_key(name) or not name.replace("_", "").isalnum():
         raise ConfigError("That is not a variable name", "Give the name the key is kept under, e.g. OPENAI_API_KEY.")
     if not value.strip():

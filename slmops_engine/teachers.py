@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -12,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ConfigError, EndpointError, SlmopsError
-from .keystore import get_key
+from .keystore import get_key, looks_like_a_key
 
 
 class Provider(str, Enum):
@@ -65,18 +64,6 @@ PRESETS: dict[Provider, Preset] = {
 }
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-
-
-KEY_PREFIXES = ("sk-", "sk_", "gsk_", "hf_", "xai-", "AIza", "ghp_", "gho_", "github_pat_", "pk-", "rk-")
-
-
-def looks_like_a_key(value: str) -> bool:
-    """A secret typed where a variable's name belongs: a known key prefix, a long run of hex digits (an Azure key
-    is 32), or a long random-looking word (letters and digits mixed, no underscore), which names rarely are."""
-    if value.startswith(KEY_PREFIXES) or re.fullmatch(r"[0-9a-fA-F]{20,}", value):
-        return True
-    mixed = any(c.isdigit() for c in value) and any(c.islower() for c in value) and any(c.isupper() for c in value)
-    return "_" not in value and (len(value) >= 32 or (len(value) >= 20 and mixed))
 
 
 class TeacherConfig(BaseModel):

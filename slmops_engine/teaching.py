@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from .teachers import TeacherConfig, chat_messages
 
 _WORD = re.compile(r"[a-z0-9]+")
+_PUNCT = str.maketrans("", "", string.punctuation)
 _STOP_WORDS = (
     "a an and are at be but by can do for from has have how i in is it me my no not of on or our so that the there "
     "this to was we what when why with you your"
@@ -156,3 +158,29 @@ def choose_labels(model, tok, prompts: list[list[int]], labels: Sequence[str]) -
                     scores[:, j] += logp[:, t - 1, lab[t]]
                 cache.crop(-(len(lab) - 1))  # back to the prompts alone for the next label
     return [(int(row.argmax()), row.tolist()) for row in scores]
+
+
+def normalize(text: str) -> str:
+    """Lower case, no punctuation, single spaces: 'Billing.' and 'billing' are the same answer."""
+    return " ".join(text.lower().translate(_PUNCT).split())
+
+
+def predicted_label(answer: str, labels: Sequence[str]) -> str | None:
+    """The label an answer gives: the whole answer when it is a label, else the label named first in it
+    (as a word, case-insensitive); None when it names none."""
+    norm = normalize(answer)
+    by_norm = {normalize(label): label for label in labels}
+    if norm in by_norm:
+        return by_norm[norm]
+    first: tuple[int, str] | None = None
+    for n, label in by_norm.items():
+        if not n:
+            continue
+        m = re.search(rf"\b{re.escape(n)}\b", norm)
+        if m and (first is None or m.start() < first[0]):
+            first = (m.start(), label)
+    return first[1] if first else None
+
+
+def prompt_ids(tok, messages: list[dict]) -> list[int]:
+    return list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))

@@ -13,13 +13,8 @@ from pydantic import ValidationError
 from slmops_engine.data import load_dataset_dict
 from slmops_engine.errors import SlmopsError
 from slmops_engine.finetune.config import METHOD_LABELS, PRESET_LABELS, FinetuneConfig, apply_preset
-from slmops_engine.finetune.views import (
-    ANSWERED_STAGES,
-    kd_teacher_path,
-    planned_steps,
-    resource_estimate,
-    training_rows,
-)
+from slmops_engine.finetune.views import ANSWERED_STAGES, kd_teacher_path, resource_estimate
+from slmops_engine.finetune.workload import planned_steps, training_rows
 from slmops_engine.jobs.estimates import describe
 from slmops_engine.models import Dataset, Project
 from slmops_engine.stages.finetune import preflight

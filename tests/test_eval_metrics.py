@@ -10,6 +10,7 @@ from rouge_score import rouge_scorer
 from slmops_engine.evaluate import metrics as m
 from slmops_engine.evaluate import summary
 from slmops_engine.evaluate.judge import parse_judgement
+from slmops_engine.teaching import predicted_label
 
 CANDS = ["The cat sat on the mat.", "Reset your password from the login page", "billing"]
 REFS = ["A cat was sitting on the mat.", "You can reset the password on the login page.", "Billing"]
@@ -41,14 +42,14 @@ def test_label_of_an_answer_on_a_hand_made_example():
         "accounts": None,  # a different word is not the label
     }
     for answer, want in cases.items():
-        assert m.predicted_label(answer, labels) == want, answer
+        assert predicted_label(answer, labels) == want, answer
     rows = [("billing", "billing"), ("Technical", "technical"), ("sorry", "account"), ("shipping", "billing")]
     samples = [
         {
             "answer": a,
             "reference": gold,
             "label": gold,
-            "correct": m.predicted_label(a, labels) == gold,
+            "correct": predicted_label(a, labels) == gold,
             "rouge_l": m.rouge_l(a, gold),
             "latency_ms": 10.0,
             "tokens": 1,

@@ -4,18 +4,12 @@ measures every operator reads first: exact match, token F1 and label accuracy. S
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 
-_PUNCT = str.maketrans("", "", string.punctuation)
+from ..teaching import normalize
+
 _SCORER = None
-
-
-def normalize(text: str) -> str:
-    """Lower case, no punctuation, single spaces: 'Billing.' and 'billing' are the same answer."""
-    return " ".join(text.lower().translate(_PUNCT).split())
 
 
 def rouge_l(candidate: str, reference: str) -> float:
@@ -60,23 +54,6 @@ def token_f1(candidate: str, reference: str) -> float:
         return 0.0
     p, r = common / len(a), common / len(b)
     return 2 * p * r / (p + r)
-
-
-def predicted_label(answer: str, labels: Sequence[str]) -> str | None:
-    """The label an answer gives: the whole answer when it is a label, else the label named first in it
-    (as a word, case-insensitive); None when it names none."""
-    norm = normalize(answer)
-    by_norm = {normalize(label): label for label in labels}
-    if norm in by_norm:
-        return by_norm[norm]
-    first: tuple[int, str] | None = None
-    for n, label in by_norm.items():
-        if not n:
-            continue
-        m = re.search(rf"\b{re.escape(n)}\b", norm)
-        if m and (first is None or m.start() < first[0]):
-            first = (m.start(), label)
-    return first[1] if first else None
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

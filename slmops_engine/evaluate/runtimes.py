@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..teaching import prompt_ids
+
 
 @dataclass
 class Answer:
@@ -31,10 +33,6 @@ def _tokenizer(path: str):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
-
-
-def prompt_ids(tok, messages: list[dict]) -> list[int]:
-    return list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
 
 
 def _eos_ids(tok, generation_eos) -> set[int]:

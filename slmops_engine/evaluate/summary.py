@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ..teaching import predicted_label
 from . import metrics as m
 from .labels import size as human_size
 
@@ -16,7 +17,7 @@ def sample_view(row: dict, sample, labels: list[str]) -> dict:
     out = {"row": row["row"], "prompt": row["prompt"], "reference": row["reference"], "label": row.get("label")}
     if sample is None:
         return {**out, "answer": None, "error": "not answered"}
-    predicted = m.predicted_label(answer, labels) if labels and answer is not None else None
+    predicted = predicted_label(answer, labels) if labels and answer is not None else None
     return {
         **out,
         "answer": answer,

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from ..jobs.estimates import LAPTOP, Estimate, newest, peak_of, took
 from .config import FinetuneConfig
+from .workload import memory_need, planned_steps, training_rows
 
 # bench/estimates.py, LoRA on the bundled SmolLM2-135M in fp32 on 2 cores (the offline demo's 240 answers).
 REFERENCE_PARAMS = 134.5e6
@@ -51,7 +52,6 @@ def _part_tokens(dataset_path: str, split: str, student_dir: str, max_length: in
 def planned_work(cfg: FinetuneConfig) -> Work:
     from ..data.store import get_dataset
     from ..students import resolve_student
-    from .views import planned_steps, training_rows
 
     ds = get_dataset(cfg.dataset_id)
     rows, tokens, longest = _part_tokens(ds.path, "train", str(resolve_student(cfg.student)), cfg.max_length)
@@ -81,8 +81,6 @@ def _same_run(cfg: FinetuneConfig):
 
 def memory_rule(cfg: FinetuneConfig, info, longest: int, gpu: bool) -> int:
     """The rule of thumb (catalog.estimate_memory) for this method, batches padded to the longest example."""
-    from .preflight import memory_need
-
     return memory_need(cfg, info, gpu, seq_len=max(16, min(cfg.max_length, longest or cfg.max_length)))
 
 

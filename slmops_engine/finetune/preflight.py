@@ -7,26 +7,9 @@ import shutil
 from ..errors import SlmopsError
 from ..stages.base import Issue
 from .config import FinetuneConfig
+from .workload import memory_need
 
 GiB = 1024**3
-
-
-def memory_need(cfg: FinetuneConfig, info, gpu: bool, seq_len: int | None = None) -> int:
-    """Bytes this run needs (the catalog's rule of thumb for the method, plus a distillation teacher); batches
-    padded to ``seq_len`` tokens (the maximum length when not given)."""
-    from ..catalog import estimate_memory
-
-    est = estimate_memory(
-        info.n_params,
-        info.n_layers,
-        info.hidden_size,
-        info.vocab_size,
-        batch=cfg.batch_size,
-        seq_len=seq_len or cfg.max_length,
-        gpu=gpu,
-    )
-    need = {"full": est.full, "lora": est.lora, "dora": int(est.lora * 1.15), "qlora": est.qlora}[cfg.method]
-    return need + (info.n_params * 4 if cfg.kd else 0)
 
 
 def preflight(cfg: FinetuneConfig) -> list[Issue]:

@@ -82,8 +82,8 @@ def _splits(cfg: FinetuneConfig, tok):
 def validation_accuracy(model, tok, rows, labels: list[str]) -> float | None:
     """A labelled task (``labels``, from the training part): the share of validation rows whose generated answer
     names the right label (greedy, as the evaluation asks); None for free-text tasks."""
-    from ..evaluate.metrics import predicted_label
     from ..evaluate.runtimes import TransformersRunner
+    from ..teaching import predicted_label
     from .data import messages_of
 
     rows = [dict(r) for r in rows]

@@ -3,7 +3,6 @@ and what earlier runs made. Plain Python, no UI library."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,25 +35,6 @@ def kd_teacher_path(teacher: TeacherConfig | None) -> str | None:
     if teacher is not None and teacher.provider == Provider.local and teacher.local_path:
         return teacher.local_path
     return None
-
-
-def training_rows(ds: Dataset) -> tuple[int, int]:
-    """(rows trained on, rows validated on); without a validation part 10% of the training rows are held out."""
-    splits = ds.info.get("splits", {})
-    train, val = int(splits.get("train", 0)), int(splits.get("validation", 0))
-    if not val and train:
-        val = max(1, train // 10)
-        train -= val
-    return train, val
-
-
-def planned_steps(cfg: FinetuneConfig, ds: Dataset) -> int:
-    """Optimizer steps the run will take (as the HF Trainer counts them)."""
-    if cfg.max_steps:
-        return cfg.max_steps
-    train, _ = training_rows(ds)
-    per_epoch = max(1, math.ceil(math.ceil(train / cfg.batch_size) / cfg.grad_accum))
-    return max(1, math.ceil(cfg.epochs * per_epoch))
 
 
 @dataclass

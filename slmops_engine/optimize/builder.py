@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ModelLoadError
+from ..genai_session import apply_session_options
 from .config import ConvertConfig
 
 EXPECTED = ("genai_config.json", "model.onnx", "tokenizer.json")
@@ -85,38 +86,6 @@ def run_builder(
             f"Its last words: {tail.strip().splitlines()[-1] if tail.strip() else 'none'}. "
             "The model's architecture may not be supported by onnxruntime-genai.",
         )
-
-
-def cpu_threads() -> int:
-    """Physical cores: onnxruntime left to itself ran decoding on one thread on a 2-core machine."""
-    import os
-
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
-def session_options() -> dict:
-    """The CPU session settings a converted or deployed model carries: as many threads as this machine has
-    cores, which do not spin while they wait. bench/decode_under_load.py measured the candidates on 2 cores with
-    the bundled int4 model, idle and beside a busy PyTorch process (a fine-tune next to a chat): spinning threads
-    209 tok/s idle but 77 busy; one thread (onnxruntime's own choice) 144 and 94; non-spinning threads 162 and
-    120, the best worst case."""
-    return {"intra_op_num_threads": cpu_threads(), "session.intra_op.allow_spinning": "0"}
-
-
-THREAD_SETTINGS = ("intra_op_num_threads", "session.intra_op.allow_spinning")
-
-
-def apply_session_options(genai: dict, options: dict | None = None) -> dict:
-    """``genai`` (a genai_config.json's content) with its thread settings replaced by ``options`` (default: this
-    machine's, ``session_options()``); returns them."""
-    options = session_options() if options is None else options
-    session = genai["model"]["decoder"].setdefault("session_options", {})
-    for key in THREAD_SETTINGS:
-        session.pop(key, None)
-    session.update(options)
-    return options
 
 
 def tune_for_this_machine(out: Path) -> dict:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..optimize.builder import apply_session_options
+from ..genai_session import apply_session_options
 from ..settings import get_settings
 from .templates import to_chat_template
 

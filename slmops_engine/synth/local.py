@@ -65,8 +65,7 @@ class LocalTeacher:
     def choose(self, conversations: list[list[dict[str, str]]], labels: list[str]) -> list[Reply]:
         """A labelled task: each answer is the label the model finds most likely after the request (every label's
         tokens scored), so it is always one of the labels."""
-        from ..evaluate.runtimes import prompt_ids
-        from ..teaching import choose_labels
+        from ..teaching import choose_labels, prompt_ids
 
         tok = self.tok
         prompts = [prompt_ids(tok, c) for c in conversations]

@@ -105,7 +105,7 @@ def _refuses_structured(exc: Exception) -> bool:
 
 def read_label(reply: Reply, labels: list[str]) -> Reply:
     """The label in a structured ({"label": ...}) or plain answer; the text unchanged when it names none."""
-    from ..evaluate.metrics import predicted_label
+    from ..teaching import predicted_label
 
     text = reply.text.strip()
     try:
