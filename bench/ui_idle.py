@@ -31,7 +31,7 @@ def _seed(home: Path) -> int:
 
     from slmops_engine.db import init_db
     from slmops_engine.jobs import submit_job
-    from slmops_engine.jobs.store import finish_job, set_job_fields, upsert_metrics
+    from slmops_engine.jobs.rows import finish_job, set_job_fields, upsert_metrics
     from slmops_engine.models import JobStatus, utcnow
     from slmops_engine.projects import create_project
 

@@ -11,7 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from .settings import get_settings
+from .settings import get_settings, worker_env
+
+SUPERVISOR = "supervisor"  # the job supervisor's lock: jobs/supervisor.py holds it, readers of jobs probe it
 
 
 def lock_path(name: str) -> Path:
@@ -142,8 +144,6 @@ def start_background(module: str, name: str, log_path: Path, args: tuple[str, ..
     died)."""
     import subprocess
     import sys
-
-    from .jobs.executors import worker_env
 
     pid = holder_pid(name)
     if pid:

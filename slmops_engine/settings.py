@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -104,6 +105,18 @@ def get_settings() -> Settings:
     s = Settings()
     s.ensure_dirs()
     return s
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a process this one starts (a job's worker, the supervisor, the model server): ours (API
+    keys reach a worker this way, never through the database) plus the resolved storage location, so that it works
+    whatever its cwd."""
+    env = dict(os.environ)
+    s = get_settings()
+    env["SLMOPS_HOME"] = str(s.home)
+    env["SLMOPS_DATABASE_URL"] = s.db_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
 
 
 def reset_settings() -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("database")  # every test here runs on SQLi
 WRITER = """
 import sys
 from slmops_engine.db import session_scope
-from slmops_engine.jobs.store import set_job_fields, upsert_metrics
+from slmops_engine.jobs.rows import set_job_fields, upsert_metrics
 job_id, offset = int(sys.argv[1]), int(sys.argv[2])
 for i in range(150):
     upsert_metrics(job_id, [{"name": f"m{offset}", "step": i, "value": float(i)}])
@@ -56,7 +56,7 @@ def test_two_processes_write_at_once(slmops_home, database):
 
 def test_metric_points_are_deduplicated_on_job_name_step(slmops_home):
     from slmops_engine.jobs import job_metrics
-    from slmops_engine.jobs.store import upsert_metrics
+    from slmops_engine.jobs.rows import upsert_metrics
 
     job = submit_job("test_steps", {"steps": 1})
     upsert_metrics(job.id, [{"name": "loss", "step": 1, "value": 2.0}, {"name": "loss", "step": 2, "value": 1.5}])

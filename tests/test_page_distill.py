@@ -11,7 +11,7 @@ from slmops_engine import projects
 from slmops_engine.data import import_sample, list_datasets, load_dataset_dict
 from slmops_engine.db import session_scope
 from slmops_engine.jobs import get_job, run_dir, submit_job
-from slmops_engine.jobs.store import set_job_fields
+from slmops_engine.jobs.rows import set_job_fields
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus, utcnow
 from slmops_engine.synth.config import SynthConfig

@@ -10,7 +10,7 @@ from sqlmodel import select
 from slmops_engine import projects
 from slmops_engine.db import session_scope
 from slmops_engine.jobs import get_job
-from slmops_engine.jobs.store import finish_job
+from slmops_engine.jobs.rows import finish_job
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus
 from tests.support.evaluation import TEST_ROWS, route_or_judge, tiny_project

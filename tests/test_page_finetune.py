@@ -12,7 +12,7 @@ from slmops_engine.data import import_file
 from slmops_engine.db import session_scope
 from slmops_engine.finetune.variants import list_variants
 from slmops_engine.jobs import get_job, run_dir, submit_job
-from slmops_engine.jobs.store import finish_job, set_job_fields, upsert_metrics
+from slmops_engine.jobs.rows import finish_job, set_job_fields, upsert_metrics
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus, utcnow
 from slmops_engine.students import StudentChoice

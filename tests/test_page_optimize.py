@@ -13,7 +13,7 @@ from slmops_engine import projects
 from slmops_engine.data import import_file
 from slmops_engine.db import session_scope
 from slmops_engine.jobs import get_job, submit_job
-from slmops_engine.jobs.store import finish_job
+from slmops_engine.jobs.rows import finish_job
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus, ModelVariant
 from slmops_engine.optimize.convert import conversions_of

@@ -13,7 +13,7 @@ from streamlit.testing.v1.element_tree import Block
 from slmops_engine import projects
 from slmops_engine.db import session_scope
 from slmops_engine.jobs import get_job, run_dir, submit_job
-from slmops_engine.jobs.store import finish_job, set_job_fields, upsert_metrics
+from slmops_engine.jobs.rows import finish_job, set_job_fields, upsert_metrics
 from slmops_engine.models import Job, JobStatus, ModelVariant, Project, utcnow
 from slmops_engine.stages import prepare_model
 from slmops_engine.students import StudentChoice

@@ -128,7 +128,7 @@ def worker_stop() -> int:
     from sqlmodel import func, select
 
     from ..db import session_scope
-    from ..jobs.store import HOST
+    from ..jobs.rows import HOST
     from ..jobs.supervisor import stop_supervisor, supervisor_mode
     from ..models import Job
     from ..settings import get_settings

@@ -60,7 +60,7 @@ def own_peak_rss() -> int:
 
 
 def record(job_id: int, estimate: Estimate) -> None:
-    from .store import run_dir
+    from .rows import run_dir
 
     folder = run_dir(job_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def record(job_id: int, estimate: Estimate) -> None:
 
 def recorded(job_id: int) -> Estimate | None:
     """The estimate made when the job was submitted (None when there was none)."""
-    from .store import run_dir
+    from .rows import run_dir
 
     try:
         data = json.loads((run_dir(job_id) / FILE).read_text())

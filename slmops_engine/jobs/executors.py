@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import ConfigError
-from ..settings import get_settings
-from .store import run_dir
+from ..settings import get_settings, worker_env
+from .rows import run_dir
 
 
 @dataclass
@@ -29,17 +29,6 @@ class Executor(Protocol):
     def kill(self, handle: Handle) -> None: ...
     def started(self, handle: Handle) -> bool: ...
     def reap_strays(self) -> int: ...
-
-
-def worker_env() -> dict[str, str]:
-    """The worker inherits our environment (API keys reach it this way, never through the DB) plus the resolved
-    storage location, so it works whatever its cwd."""
-    env = dict(os.environ)
-    s = get_settings()
-    env["SLMOPS_HOME"] = str(s.home)
-    env["SLMOPS_DATABASE_URL"] = s.db_url
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
 
 
 class LocalExecutor:
@@ -130,9 +119,9 @@ class RayExecutor:
     def start(self, job_id: int) -> Handle:
         """Ask Ray for what the job needs, so it lands on a node that has it; refuse one no node can run."""
         from .needs import needs_of, unplaceable
-        from .store import get_job
+        from .rows import job_row
 
-        needs = needs_of(get_job(job_id))
+        needs = needs_of(job_row(job_id))
         problem = unplaceable(needs, self._ray.nodes())
         if problem:
             raise ConfigError(problem, "Add a node that has it to the cluster, or change the job's settings.")

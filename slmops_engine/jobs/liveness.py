@@ -64,15 +64,15 @@ def owner_alive(job: Job) -> bool:
 
 def reap_gone(jobs: list[Job]) -> list[Job]:
     """Mark the running jobs of this host whose process is gone as failed; returns the jobs, updated."""
-    from .store import HOST, finish_job, get_job_row, sync_metrics_from_file
-    from .supervisor import supervisor_pid
+    from ..proclock import SUPERVISOR, holder_pid
+    from .rows import HOST, finish_job, get_job_row, sync_metrics_from_file
 
     out = []
     supervised = None
     for job in jobs:
         if job.status == JobStatus.running and job.host == HOST and not owner_alive(job):
             if supervised is None:
-                supervised = supervisor_pid() is not None
+                supervised = holder_pid(SUPERVISOR) is not None
             beat = job.heartbeat_at or job.started_at
             if not supervised or beat is None or utcnow() - _aware(beat) > SUPERVISOR_GRACE:
                 sync_metrics_from_file(job.id)

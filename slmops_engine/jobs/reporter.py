@@ -10,12 +10,12 @@ from sqlmodel import select
 from ..db import session_scope
 from ..models import Job, utcnow
 from ..stages.base import Reporter
-from .store import set_job_fields, upsert_metrics
+from .rows import set_job_fields, upsert_metrics
 
 
 class JobReporter(Reporter):
     def __init__(self, job_id: int, *, flush_every: float = 0.5, **kw) -> None:
-        from .store import run_dir
+        from .rows import run_dir
 
         super().__init__(run_dir(job_id), **kw)
         self.job_id = job_id

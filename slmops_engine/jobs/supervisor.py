@@ -23,14 +23,14 @@ from sqlmodel import col, select
 from ..db import session_scope
 from ..errors import SlmopsError
 from ..models import Job, JobStatus, utcnow
-from ..proclock import HomeLock, holder_pid, recorded, start_background, stop_holder
+from ..proclock import SUPERVISOR, HomeLock, holder_pid, recorded, start_background, stop_holder
 from ..settings import get_settings
 from .executors import Executor, Handle, make_executor
 from .liveness import died_hint, owner_alive
-from .store import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
+from .rows import HOST, claim_job, finish_job, set_job_fields, sync_metrics_from_file
 
 log = logging.getLogger("slmops.supervisor")
-LOCK = "supervisor"
+LOCK = SUPERVISOR
 
 
 def supervisor_pid() -> int | None:

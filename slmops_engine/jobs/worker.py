@@ -18,7 +18,7 @@ from ..secrets import key_names, redact, redact_logs
 from ..stages import get_stage
 from .estimates import own_peak_rss
 from .reporter import JobReporter
-from .store import HOST, finish_job, get_job, set_job_fields
+from .rows import HOST, claim_job, finish_job, job_row, set_job_fields
 
 log = logging.getLogger("slmops.worker")
 
@@ -35,14 +35,11 @@ def _shield_final_write() -> None:
 
 
 def run_job(job_id: int) -> JobStatus:
-    job = get_job(job_id)
-    if job.status != JobStatus.running:
-        # The supervisor claims a job before starting us; a direct call claims it here.
-        from .store import claim_job
-
-        if not claim_job(job_id):
-            log.warning("Job %s is %s; nothing to do", job_id, job.status.value)
-            return job.status
+    job = job_row(job_id)
+    # The supervisor claims a job before starting us; a direct call claims it here.
+    if job.status != JobStatus.running and not claim_job(job_id):
+        log.warning("Job %s is %s; nothing to do", job_id, job.status.value)
+        return job.status
     set_job_fields(job_id, pid=os.getpid(), host=HOST, message="Running")
     reporter = JobReporter(job_id, resuming=job.attempt > 1 and job.resumable)
     log.info("Job %s (%s) attempt %s started, pid %s", job_id, job.kind, job.attempt, os.getpid())
@@ -120,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpx2", "httpcore", "openai"):  # one line per HTTP request drowns the job's log
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_cancel)
-    redact_logs(key_names(get_job(int(argv[0])).config))
+    redact_logs(key_names(job_row(int(argv[0])).config))
     status = run_job(int(argv[0]))
     return 0 if status == JobStatus.succeeded else 1
 

@@ -32,7 +32,7 @@ def preflight(config: PipelineConfig) -> list[Issue]:
 
 def step_jobs(job_id: int) -> list[int]:
     """The jobs a chain has started for its steps so far (from its state file; empty before the first)."""
-    from ..jobs.store import run_dir
+    from ..jobs.rows import run_dir
 
     try:
         return [int(i) for i in json.loads((run_dir(job_id) / "pipeline.json").read_text())["jobs"].values()]
