@@ -19,7 +19,7 @@ PROMPTS = [
 def bench_model(choice: str, **prepare) -> Path:
     """The bundled SmolLM2 (`bundled`, prepared first when it is not; `auto` when it is prepared) or a small random
     model built in seconds (`tiny`, or `auto` without the bundled one)."""
-    from slmops_engine.stages.prepare_model import bundled_model_path
+    from slmops_engine.bundled import bundled_model_path
 
     src = None if choice == "tiny" else bundled_model_path()
     if src is None and choice == "bundled":

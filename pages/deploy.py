@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from slmops_engine.finetune.variants import list_variants
 from slmops_engine.serving.deployments import configured_endpoint, endpoint, list_deployments
+from slmops_engine.variants import list_variants
 from slmops_ui import deploy_list, deploy_settings
 from slmops_ui.feedback import show_flash
 from slmops_ui.nav import ensure_frame, link_to

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.data import list_datasets
-from slmops_engine.finetune.variants import list_variants
 from slmops_engine.finetune.views import trainable_datasets
 from slmops_engine.overview import latest_job
 from slmops_engine.projects import project_student, project_teacher, student_folder
+from slmops_engine.variants import list_variants
 from slmops_ui import finetune_live, finetune_results, finetune_settings, sweep_panel
 from slmops_ui.feedback import show_flash
 from slmops_ui.launch import next_run_settings

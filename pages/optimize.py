@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from slmops_engine.data import list_datasets
-from slmops_engine.finetune.variants import list_variants
 from slmops_engine.optimize.convert import has_recommendation
 from slmops_engine.optimize.views import check_datasets, convert_jobs, convertible, open_jobs
+from slmops_engine.variants import list_variants
 from slmops_ui import optimize_live, optimize_results, optimize_settings
 from slmops_ui.feedback import show_flash
 from slmops_ui.nav import ensure_frame, link_to

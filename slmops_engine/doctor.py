@@ -269,8 +269,8 @@ def _serving_check(s) -> Check:
 
 
 def _bundled_check() -> Check:
+    from .bundled import bundled_gguf_path, bundled_variant
     from .errors import ModelLoadError
-    from .stages.prepare_model import bundled_gguf_path, bundled_variant
 
     try:
         bundled_gguf_path()

@@ -47,7 +47,7 @@ def resolve_student(choice: StudentChoice) -> Path:
 
         return inspect_model_folder(choice.path or "").path
     if choice.source == "bundled":
-        from .stages.prepare_model import bundled_model_path
+        from .bundled import bundled_model_path
 
         path = bundled_model_path()
         if path is None:

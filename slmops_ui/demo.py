@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from slmops_engine.bundled import bundled_variant, expected_bytes
 from slmops_engine.errors import SlmopsError
 from slmops_engine.jobs import submit_job
 from slmops_engine.jobs.estimates import describe, outcome, span
 from slmops_engine.models import Project
 from slmops_engine.overview import latest_job
 from slmops_engine.pipeline.demo import set_demo_pair
-from slmops_engine.stages.prepare_model import KIND, TITLE, bundled_variant, estimate, expected_bytes
+from slmops_engine.stages.prepare_model import KIND, TITLE, estimate
 from slmops_engine.stages.prepare_model import Config as PrepareConfig
 
 from .feedback import flash, models_scope, renew_widgets, show_error

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from slmops_engine.finetune.config import METHOD_LABELS
-from slmops_engine.finetune.variants import adapter_siblings, list_variants
 from slmops_engine.finetune.views import accuracy_note, result_row, too_few_to_judge
 from slmops_engine.models import ModelVariant, Project
+from slmops_engine.variants import adapter_siblings, list_variants
 
 from .format import ago, human_bytes, human_duration
 

@@ -7,7 +7,6 @@ import streamlit as st
 from pydantic import ValidationError
 
 from slmops_engine.errors import SlmopsError
-from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import submit_job
 from slmops_engine.jobs.estimates import Estimate, describe, estimate_for
 from slmops_engine.models import Dataset, ModelVariant, Project
@@ -18,6 +17,7 @@ from slmops_engine.optimize.views import held_out
 from slmops_engine.stages.base import Issue
 from slmops_engine.stages.convert import preflight
 from slmops_engine.sysinfo import system_info
+from slmops_engine.variants import adapter_siblings
 
 from .feedback import flash, show_error, show_validation_error
 from .format import human_bytes

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from slmops_engine.bundled import bundled_variant
 from slmops_engine.errors import ModelLoadError, SlmopsError
 from slmops_engine.jobs import list_jobs, submit_job
 from slmops_engine.models import JobStatus, Project
 from slmops_engine.pipeline.rest import demo_seconds, rest_pipeline
 from slmops_engine.pipeline.spec import PipelineConfig, dump
-from slmops_engine.stages.prepare_model import bundled_variant
 
 from .demo import prepare_bundled_panel
 from .feedback import flash, show_error

@@ -7,12 +7,12 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from slmops_engine import hub
+from slmops_engine.bundled import bundled_variant
 from slmops_engine.catalog import CATALOG, estimate_for, find_model, fit_report
 from slmops_engine.errors import SlmopsError
 from slmops_engine.model_folder import inspect_model_folder
 from slmops_engine.models import Project
 from slmops_engine.projects import project_student, set_student
-from slmops_engine.stages.prepare_model import bundled_variant
 from slmops_engine.students import StudentChoice, bundled_choice
 
 from .cache import cached_locally, machine

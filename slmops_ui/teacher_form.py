@@ -7,9 +7,9 @@ from typing import Any
 import streamlit as st
 from pydantic import ValidationError
 
+from slmops_engine.bundled import bundled_model_path
 from slmops_engine.models import Project
 from slmops_engine.projects import project_teacher, set_teacher
-from slmops_engine.stages.prepare_model import bundled_model_path
 from slmops_engine.teachers import (
     DEFAULT_AZURE_API_VERSION,
     PRESETS,

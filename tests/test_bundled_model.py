@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from slmops_engine.bundled import bundled_gguf_path, bundled_variant, expected_bytes
 from slmops_engine.jobs import submit_job, wait_for_job
 from slmops_engine.jobs.estimates import LAPTOP, outcome, recorded, took
 from slmops_engine.models import JobStatus
 from slmops_engine.stages.prepare_model import Config as PrepareConfig
-from slmops_engine.stages.prepare_model import bundled_gguf_path, bundled_variant, estimate, expected_bytes
+from slmops_engine.stages.prepare_model import estimate
 from slmops_engine.students import bundled_choice, resolve_student
 
 

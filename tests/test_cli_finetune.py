@@ -35,7 +35,7 @@ def test_finetune_wait_prints_variant_and_a_reproducible_command(tmp_path, tiny_
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[-1].isdigit() and "validation loss" in lines[-2] and "Traceback" not in r.stderr
-    from slmops_engine.finetune.variants import list_variants
+    from slmops_engine.variants import list_variants
 
     (variant,) = list_variants(stage="finetune")
     cmd = shlex.split(variant.config["command"])

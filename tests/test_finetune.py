@@ -12,12 +12,12 @@ import pytest
 
 from slmops_engine.data import import_file
 from slmops_engine.errors import ConfigError
-from slmops_engine.finetune.variants import adapter_siblings
 from slmops_engine.jobs import get_job, job_metrics, retry_job, run_dir, submit_job, wait_for_job
 from slmops_engine.models import JobStatus
 from slmops_engine.stages import finetune
 from slmops_engine.stages.base import Reporter
 from slmops_engine.students import StudentChoice
+from slmops_engine.variants import adapter_siblings
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_merged_model_matches_base_plus_adapter(routing, tiny_model_dir, tmp_pat
     from transformers import AutoModelForCausalLM
 
     result = finetune.run(cfg(routing, tiny_model_dir), Reporter(tmp_path / "run"))
-    from slmops_engine.finetune.variants import list_variants
+    from slmops_engine.variants import list_variants
 
     variant = next(v for v in list_variants(stage="finetune") if v.id == result["variant_id"])
     ids = torch.tensor([[5, 17, 42, 99, 3]])
@@ -115,7 +115,7 @@ def test_logit_distillation_adds_a_kl_term(routing, tiny_model_dir, tmp_path):
 def test_two_adapters_on_one_base_are_siblings(routing, tiny_model_dir, tmp_path):
     a = finetune.run(cfg(routing, tiny_model_dir, adapter_name="billing", max_steps=4), Reporter(tmp_path / "a"))
     b = finetune.run(cfg(routing, tiny_model_dir, adapter_name="account", max_steps=4), Reporter(tmp_path / "b"))
-    from slmops_engine.finetune.variants import list_variants
+    from slmops_engine.variants import list_variants
 
     va, vb = (next(v for v in list_variants(stage="finetune") if v.id == r["variant_id"]) for r in (a, b))
     assert va.parent_id == vb.parent_id

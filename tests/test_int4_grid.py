@@ -214,7 +214,7 @@ def _lora_fine_tune(base_dir, out):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from slmops_engine.finetune.variants import register
+    from slmops_engine.variants import register
 
     torch.manual_seed(5)
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)

@@ -10,13 +10,13 @@ import pytest
 from slmops_engine import projects
 from slmops_engine.data import import_file
 from slmops_engine.db import session_scope
-from slmops_engine.finetune.variants import list_variants
 from slmops_engine.jobs import get_job, run_dir, submit_job
 from slmops_engine.jobs.rows import finish_job, set_job_fields, upsert_metrics
 from slmops_engine.jobs.worker import run_job
 from slmops_engine.models import Job, JobStatus, utcnow
 from slmops_engine.students import StudentChoice
 from slmops_engine.teachers import Provider, TeacherConfig
+from slmops_engine.variants import list_variants
 from tests.test_pages import _live_navigation, _no_supervisor, no_exception, open_app, texts  # noqa: F401
 
 PAGE = "pages/finetune.py"

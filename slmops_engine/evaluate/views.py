@@ -14,7 +14,7 @@ from .labels import short_name
 def variant_rows(project_id: int | None) -> list[dict]:
     """Every model variant (and each adapter of a multi-adapter model), plus running deployments: the refs
     `slmops eval --variants` takes, with what a script needs to choose."""
-    from ..finetune.variants import list_variants
+    from ..variants import list_variants
 
     rows = []
     for v in sorted(list_variants(project_id), key=lambda v: v.id or 0):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..naming import finetune_name
 from ..settings import get_settings
+from ..variants import register
 from .config import FinetuneConfig
-from .variants import register
 
 
 def _base_dtype(path: Path):

@@ -187,8 +187,8 @@ def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) ->
 
     from ..data.store import get_dataset
     from ..students import resolve_student
+    from ..variants import base_variant
     from .callbacks import PruningCallback, ReporterCallback
-    from .variants import base_variant
 
     t0 = time.perf_counter()
     path = resolve_student(cfg.student)

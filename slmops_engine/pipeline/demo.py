@@ -25,8 +25,8 @@ def demo_teacher(path: str, goal: str, system_prompt: str = "") -> TeacherConfig
 def demo_pair(project_id: int, keep_chosen: bool = False) -> tuple[TeacherConfig, StudentChoice]:
     """The bundled model as the project's teacher and student (with ``keep_chosen``, only where none is chosen);
     nothing is saved."""
+    from ..bundled import bundled_variant
     from ..projects import get_project, project_student, project_teacher
-    from ..stages.prepare_model import bundled_variant
     from ..students import bundled_choice
 
     project = get_project(project_id)

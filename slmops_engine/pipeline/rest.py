@@ -5,9 +5,9 @@ offline demo's (the bundled model as teacher and student, the sample as data).""
 from __future__ import annotations
 
 from ..data import list_datasets
-from ..finetune.variants import list_variants
 from ..models import Dataset
 from ..synth.views import answered_datasets, prompt_datasets
+from ..variants import list_variants
 from .chain import Done, lifecycle_chain
 from .spec import PipelineConfig
 

@@ -88,7 +88,7 @@ def load_adapter_model(variant_id: int) -> AdapterModel:
 
 def multi_adapter_variants(project_id: int) -> list[ModelVariant]:
     """ONNX models with switchable adapters, newest first."""
-    from ..finetune.variants import list_variants
+    from ..variants import list_variants
 
     return [v for v in list_variants(project_id, stage="convert") if v.format == "onnx" and v.metrics.get("adapters")]
 

