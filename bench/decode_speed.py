@@ -183,8 +183,8 @@ def main() -> int:
 
     from slmops_engine.db import init_db
     from slmops_engine.genai_session import cpu_threads
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
 
     init_db()
     src = bench_model(args.model, dtype="float32")

@@ -37,8 +37,8 @@ def main() -> None:
     from slmops_engine.evaluate.config import EvalConfig
     from slmops_engine.finetune.config import FinetuneConfig
     from slmops_engine.projects import create_project, set_student, set_teacher
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert, evaluate, finetune, prepare_model, synth
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.students import bundled_choice
     from slmops_engine.synth.config import SynthConfig
     from slmops_engine.teachers import Provider, TeacherConfig

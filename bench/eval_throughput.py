@@ -32,8 +32,8 @@ def setup(steps: int) -> tuple[int, dict[str, tuple[int, str, str]]]:
     """The sample dataset and the four variants: key -> (variant id, runtime, model folder)."""
     from slmops_engine.data import import_sample
     from slmops_engine.finetune.config import FinetuneConfig
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert, finetune, prepare_model
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.students import bundled_choice
 
     work = Path(tempfile.mkdtemp(prefix="eval-bench-setup-"))
@@ -78,8 +78,8 @@ def load_seconds(runtime: str, path: str) -> float:
 def evaluate(refs: list[str], dataset_id: int, limit: int, timed_rows: int, batch: int) -> tuple[float, dict]:
     """One evaluation from an empty cache: (wall seconds, the evaluation it wrote)."""
     from slmops_engine.evaluate.config import EvalConfig
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import evaluate as stage
-    from slmops_engine.stages.base import Reporter
 
     forget_answers()
     cfg = EvalConfig(variants=refs, dataset_id=dataset_id, limit=limit, timed_rows=timed_rows, batch_size=batch)

@@ -25,8 +25,8 @@ def main() -> int:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     from slmops_engine.data import import_file
     from slmops_engine.db import init_db
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import finetune
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.students import StudentChoice
     from tests.support.tiny_model import build_tiny_model
 

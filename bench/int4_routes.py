@@ -129,8 +129,8 @@ def convert(variant_id: int, options: dict) -> dict:
 def fine_tune(project_id: int, dataset_id: int) -> tuple[int, Path]:
     """The quick preset (LoRA, 3 passes) on the sample's own labels."""
     from slmops_engine.finetune.config import FinetuneConfig, apply_preset
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import finetune
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.students import bundled_choice
 
     cfg = FinetuneConfig(
@@ -146,8 +146,8 @@ def fine_tune(project_id: int, dataset_id: int) -> tuple[int, Path]:
 
 def accuracies(project_id: int, dataset_id: int, refs: list[str]) -> dict[str, float]:
     from slmops_engine.evaluate.config import EvalConfig
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import evaluate
-    from slmops_engine.stages.base import Reporter
 
     result = evaluate.run(EvalConfig(variants=refs, dataset_id=dataset_id, project_id=project_id), Reporter())
     return {str(v["id"]): v["metrics"].get("label_accuracy") for v in result["variants"]}
@@ -212,8 +212,8 @@ def main() -> int:
     from slmops_engine.data import import_sample
     from slmops_engine.db import init_db
     from slmops_engine.projects import create_project
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import prepare_model
-    from slmops_engine.stages.base import Reporter
 
     init_db()
     base = prepare_model.run(prepare_model.Config(), Reporter())

@@ -61,8 +61,8 @@ def main() -> int:
     from slmops_engine.db import init_db
     from slmops_engine.models import DeploymentStatus
     from slmops_engine.serving import deployments as deps
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
 
     init_db()
     src = bench_model(args.model)

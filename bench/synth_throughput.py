@@ -26,8 +26,8 @@ def run(latency: float, concurrencies: list[int], per_worker: int) -> list[dict]
 
     from slmops_engine.data import import_file, load_dataset_dict
     from slmops_engine.db import init_db
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import synth
-    from slmops_engine.stages.base import Reporter
     from slmops_engine.synth.runner import ask_teacher, work_items
     from slmops_engine.teachers import Provider, TeacherConfig
 

@@ -70,8 +70,8 @@ def naive(model_dir: Path, dataset_id: int, steps: int, batch: int, max_length: 
 
 def direct_child(config_json: str, out: str) -> int:
     """(c): the stage called directly, without the job engine, in this fresh process."""
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import finetune
-    from slmops_engine.stages.base import Reporter
 
     result = finetune.run(finetune.Config.model_validate_json(config_json), Reporter(Path(tempfile.mkdtemp())))
     Path(out).write_text(json.dumps(result))

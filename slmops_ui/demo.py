@@ -11,7 +11,7 @@ from slmops_engine.jobs.estimates import describe, outcome, span
 from slmops_engine.models import Project
 from slmops_engine.overview import latest_job
 from slmops_engine.pipeline.demo import set_demo_pair
-from slmops_engine.stages.prepare_model import KIND, TITLE, estimate
+from slmops_engine.stages.prepare_model import STAGE, estimate
 from slmops_engine.stages.prepare_model import Config as PrepareConfig
 
 from .feedback import flash, models_scope, renew_widgets, show_error
@@ -22,7 +22,7 @@ from .jobs import live_job
 def prepare_bundled_panel() -> bool:
     """Readiness of the bundled model, with a button to prepare it and its live progress. True when ready."""
     variant = bundled_variant()
-    job = latest_job(KIND)
+    job = latest_job(STAGE.kind)
     if variant is not None:
         took = outcome(job) if job is not None and job.result and not job.result.get("reused") else None
         st.caption(f"The bundled model is ready ({human_bytes(variant.size_bytes)}). {took or ''}")
@@ -45,7 +45,7 @@ def prepare_bundled_panel() -> bool:
         help=f"Estimated {describe(est)}.",
     ):
         try:
-            submit_job(KIND, {}, title=TITLE)
+            submit_job(STAGE.kind, {}, title=STAGE.title)
         except SlmopsError as exc:
             show_error(exc)
             return False

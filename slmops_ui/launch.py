@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from slmops_engine.errors import SlmopsError
 from slmops_engine.jobs import submit_job
-from slmops_engine.stages.base import Issue
+from slmops_engine.stage_api import Issue
 
 from .feedback import flash, show_error, show_failure, show_validation_error
 

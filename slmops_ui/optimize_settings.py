@@ -14,7 +14,7 @@ from slmops_engine.optimize.config import GPU_ONLY, ConvertConfig
 from slmops_engine.optimize.grid_route import grid_route
 from slmops_engine.optimize.routes import GRID, PLAIN, route_name, routes_to_compare
 from slmops_engine.optimize.views import held_out
-from slmops_engine.stages.base import Issue
+from slmops_engine.stage_api import Issue
 from slmops_engine.stages.convert import preflight
 from slmops_engine.sysinfo import system_info
 from slmops_engine.variants import adapter_siblings

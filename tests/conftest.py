@@ -168,8 +168,8 @@ def prompts(tmp_path):
 def bundled_model_dir(tmp_path_factory) -> Path:
     """The bundled SmolLM2-135M-Instruct converted once for the whole session (about 30 s)."""
     from slmops_engine.db import init_db
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import prepare_model
-    from slmops_engine.stages.base import Reporter
 
     home = tmp_path_factory.mktemp("bundled-home")
     old = os.environ.get("SLMOPS_HOME")

@@ -44,6 +44,7 @@ def test_stage_configs_forbid_unknown_keys_and_describe_every_field():
 
     for kind in BUILTIN_STAGES:
         stage = get_stage(kind)
-        assert stage.Config.model_config.get("extra") == "forbid"
-        for name, field in stage.Config.model_fields.items():
+        assert stage.kind == kind
+        assert stage.config.model_config.get("extra") == "forbid"
+        for name, field in stage.config.model_fields.items():
             assert field.description, f"{kind}.{name} has no description"

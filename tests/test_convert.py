@@ -12,8 +12,8 @@ from slmops_engine.db import session_scope
 from slmops_engine.errors import ModelLoadError
 from slmops_engine.models import ModelVariant
 from slmops_engine.optimize.builder import generate
+from slmops_engine.stage_api import Reporter
 from slmops_engine.stages import convert
-from slmops_engine.stages.base import Reporter
 
 
 def hf_variant(path: Path) -> ModelVariant:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
+import threading
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ from slmops_engine.db import session_scope
 from slmops_engine.evaluate.runner import load_evaluation
 from slmops_engine.jobs import get_job, retry_job, submit_job, wait_for_job
 from slmops_engine.models import EvalSample, JobStatus
+from slmops_engine.stage_api import Reporter
 from slmops_engine.stages import evaluate
-from slmops_engine.stages.base import Reporter
 from tests.support.evaluation import TEST_ROWS, project_with_teacher, register, route_or_judge, routing_dataset
 from tests.support.openai_server import Behaviour, OpenAIServer
 
@@ -102,11 +103,14 @@ def test_teacher_transformers_and_onnx_are_compared_on_every_metric(router, tiny
 
 def test_a_failing_judge_is_counted_not_scored_zero(tiny_onnx, tmp_path):
     calls = {"n": 0}
+    lock = threading.Lock()  # the server answers concurrent requests in threads: count each call exactly once
 
     def flaky_judge(messages):
         if messages[0]["content"].startswith("You grade"):
-            calls["n"] += 1
-            return '{"score": 6, "reason": "ok"}' if calls["n"] % 2 else "I cannot grade this."
+            with lock:
+                calls["n"] += 1
+                n = calls["n"]
+            return '{"score": 6, "reason": "ok"}' if n % 2 else "I cannot grade this."
         return "billing"
 
     with OpenAIServer(answer=flaky_judge) as srv:
@@ -149,19 +153,21 @@ def test_a_second_run_answers_nothing_again(router, tiny_model_dir, tmp_path):
 
 def test_kill_then_retry_resumes_without_answering_twice(supervisor, tmp_path):
     with OpenAIServer(answer=route_or_judge) as srv:
-        srv.behaviour = Behaviour(latency=0.3)
+        # Three answers, then every request hangs unrecorded: the run stops there, however fast or slow the machine.
+        srv.script = deque(Behaviour() for _ in range(3))
+        srv.behaviour = Behaviour(hang=True)
         ds = routing_dataset(tmp_path)
         p = project_with_teacher(srv.url)
         cfg = evaluate.Config(variants=["teacher"], dataset_id=ds.id, project_id=p.id, concurrency=1, timed_rows=0)
         job = submit_job("evaluate", cfg, project_id=p.id)
-        deadline = time.monotonic() + 60
-        while len(_samples()) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        srv.wait_held(1)  # the fourth row is asked: the first three are stored
+        assert len(_samples()) == 3
         os.kill(get_job(job.id).pid, signal.SIGKILL)
         assert wait_for_job(job.id, timeout=60).status == JobStatus.failed
         kept = {s.key: s.id for s in _samples()}
         asked = len(srv.requests)
+        assert len(kept) == asked == 3  # the hung request was never answered nor recorded
+        srv.behaviour = Behaviour()
         retry_job(job.id)
         done = wait_for_job(job.id, timeout=120)
         assert done.status == JobStatus.succeeded, done.error_label

@@ -14,8 +14,8 @@ from slmops_engine.data import import_file
 from slmops_engine.errors import ConfigError
 from slmops_engine.jobs import get_job, job_metrics, retry_job, run_dir, submit_job, wait_for_job
 from slmops_engine.models import JobStatus
+from slmops_engine.stage_api import Reporter
 from slmops_engine.stages import finetune
-from slmops_engine.stages.base import Reporter
 from slmops_engine.students import StudentChoice
 from slmops_engine.variants import adapter_siblings
 

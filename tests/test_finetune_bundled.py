@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slmops_engine.data import import_sample
+from slmops_engine.stage_api import Reporter
 from slmops_engine.stages import finetune
-from slmops_engine.stages.base import Reporter
 from slmops_engine.students import StudentChoice
 
 

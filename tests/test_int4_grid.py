@@ -157,8 +157,8 @@ def _nll_gap_between(hf_a, hf_b, ids) -> float:
 
 
 def test_the_grid_route_keeps_a_4_bit_model_far_closer_than_plain_int4(tiny_model_dir, tmp_path):
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
     from tests.test_convert import hf_variant
 
     src = _snap_to_q4_1(tiny_model_dir, tmp_path / "q4_1")
@@ -233,8 +233,8 @@ def _lora_fine_tune(base_dir, out):
 
 def test_a_lora_fine_tune_of_a_4_bit_model_keeps_its_base_and_its_change(tiny_model_dir, tmp_path):
     from slmops_engine.optimize.grid_route import grid_route
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
 
     base = _snap_to_q4_1(tiny_model_dir, tmp_path / "q4_1")
     tuned = _lora_fine_tune(base, tmp_path / "ft")

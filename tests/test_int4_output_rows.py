@@ -74,8 +74,8 @@ def test_the_likely_rows_replace_their_logits_and_leave_the_rest(tiny_model_dir,
     import shutil
 
     from slmops_engine.optimize.output_rows import keep_output_rows
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
     from tests.test_convert import hf_variant
     from tests.test_int4_grid import _snap_to_q4_1
 

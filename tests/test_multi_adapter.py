@@ -10,8 +10,8 @@ from slmops_engine.db import session_scope
 from slmops_engine.errors import ConfigError
 from slmops_engine.models import ModelVariant
 from slmops_engine.optimize.builder import generate
+from slmops_engine.stage_api import Reporter
 from slmops_engine.stages import convert
-from slmops_engine.stages.base import Reporter
 from tests.test_convert import hf_variant
 
 PROMPT = "how do I reset my password"

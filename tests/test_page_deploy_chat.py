@@ -121,8 +121,8 @@ def test_chat_streams_answers_and_compares_two_deployments(serving, tiny_onnx) -
 
 
 def test_chat_switches_the_adapters_of_a_multi_adapter_model(tiny_model_dir, tmp_path) -> None:
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import convert
-    from slmops_engine.stages.base import Reporter
     from tests.test_convert import hf_variant
     from tests.test_multi_adapter import make_adapter
 

@@ -115,8 +115,8 @@ def test_an_endpoint_answers_a_label_by_structured_output_or_plainly():
 
 def test_a_distillation_run_with_a_local_teacher_answers_only_labels(tiny_model_dir, tmp_path):
     from slmops_engine.data.store import load_dataset_dict
+    from slmops_engine.stage_api import Reporter
     from slmops_engine.stages import synth
-    from slmops_engine.stages.base import Reporter
     from tests.support.evaluation import routing_dataset
 
     ds = routing_dataset(tmp_path)

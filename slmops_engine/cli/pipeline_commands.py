@@ -56,8 +56,8 @@ def _demo_project(ref: str | None) -> int:
 
 
 def _ensure_bundled() -> None:
+    from ..stage_api import Reporter
     from ..stages import prepare_model
-    from ..stages.base import Reporter
 
     if prepare_model.bundled_variant() is None:
         print("preparing the bundled model (once, about a minute)…")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from ..stages.base import StageConfig
+from ..stage_api import StageConfig
 
 TEACHER = "teacher"
 

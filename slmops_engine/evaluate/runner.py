@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DataError, SlmopsError
 from ..settings import get_settings
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from ..teaching import answer_tokens, task_labels
 from . import summary
 from .config import TEACHER, EvalConfig

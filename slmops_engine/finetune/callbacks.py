@@ -9,7 +9,7 @@ import psutil
 from transformers import TrainerCallback
 
 from ..errors import JobCancelled
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 
 METRICS = {
     "loss": "loss",

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..stages.base import StageConfig
+from ..stage_api import StageConfig
 from ..students import StudentChoice
 from ..studies import TrialRef
 

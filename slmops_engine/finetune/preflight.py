@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from ..errors import SlmopsError
-from ..stages.base import Issue
+from ..stage_api import Issue
 from .config import FinetuneConfig
 from .workload import memory_need
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, JobCancelled, JobStopped
 from ..settings import get_settings
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from .config import FinetuneConfig
 from .hardware import cuda_available, use_bf16
 

@@ -82,12 +82,8 @@ def estimate_for(kind: str, config) -> Estimate | None:
     """The stage's own estimate for a validated config; None when the stage has none or cannot tell."""
     from ..stages import get_stage
 
-    stage = get_stage(kind)
-    fn = getattr(stage, "estimate", None)
-    if fn is None:
-        return None
     try:
-        return fn(config)
+        return get_stage(kind).estimate(config)
     except Exception:  # noqa: BLE001 - an estimate never stands in the way of the job itself
         import logging
 

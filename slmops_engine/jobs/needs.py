@@ -35,8 +35,7 @@ def needs_of(job: Job) -> Needs:
     from .estimates import recorded
 
     stage = get_stage(job.kind)
-    fn = getattr(stage, "needs", None)
-    needs = fn(stage.Config.model_validate(job.config)) if fn else Needs(cpus=1.0 if job.heavy else 0.25)
+    needs = stage.needs(stage.config.model_validate(job.config)) or Needs(cpus=1.0 if job.heavy else 0.25)
     if needs.memory_bytes is None and (est := recorded(job.id)) is not None and est.peak_bytes:
         needs = replace(needs, memory_bytes=int(est.peak_bytes))
     return needs

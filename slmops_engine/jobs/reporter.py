@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from ..db import session_scope
 from ..models import Job, utcnow
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from .rows import set_job_fields, upsert_metrics
 
 

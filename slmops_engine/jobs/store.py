@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from ..db import session_scope
 from ..errors import ConfigError, NotFoundError
 from ..models import ACTIVE_STATUSES, Job, JobStatus, utcnow
+from ..stage_api import has_blocking
 from ..stages import get_stage
-from ..stages.base import has_blocking
 from .estimates import estimate_for, record
 from .liveness import reap_gone
 from .rows import job_row, run_dir
@@ -28,7 +28,7 @@ def submit_job(
 ) -> Job:
     """Validate the config with the stage's own model, run its preflight (errors refuse the job) and queue it."""
     stage = get_stage(kind)
-    cfg = config if isinstance(config, stage.Config) else stage.Config.model_validate(config)
+    cfg = config if isinstance(config, stage.config) else stage.config.model_validate(config)
     if check:
         issues = stage.preflight(cfg)
         if has_blocking(issues):
@@ -37,9 +37,9 @@ def submit_job(
     job = Job(
         kind=kind,
         project_id=project_id,
-        title=title or stage.TITLE,
-        heavy=stage.is_heavy(cfg) if hasattr(stage, "is_heavy") else stage.HEAVY,
-        resumable=stage.RESUMABLE,
+        title=title or stage.title,
+        heavy=stage.heavy_for(cfg),
+        resumable=stage.resumable,
         config=cfg.model_dump(mode="json"),
         message="Waiting for a worker",
     )

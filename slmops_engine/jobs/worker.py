@@ -45,7 +45,7 @@ def run_job(job_id: int) -> JobStatus:
     log.info("Job %s (%s) attempt %s started, pid %s", job_id, job.kind, job.attempt, os.getpid())
     try:
         stage = get_stage(job.kind)
-        config = stage.Config.model_validate(job.config)
+        config = stage.config.model_validate(job.config)
         with acting_as(job.created_by):  # what the job makes is recorded as made by whoever submitted it
             result = stage.run(config, reporter)
         _shield_final_write()

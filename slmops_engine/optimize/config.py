@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..stages.base import StageConfig
+from ..stage_api import StageConfig
 
 Precision = Literal["fp32", "int8", "int4", "fp16", "bf16"]
 GPU_ONLY = {"fp16", "bf16"}  # they build on a CPU but do not generate there

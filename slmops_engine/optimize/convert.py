@@ -15,7 +15,7 @@ from ..errors import ConfigError, ModelLoadError
 from ..models import ModelVariant
 from ..naming import conversion_name
 from ..settings import get_settings
-from ..stages.base import Issue, Reporter
+from ..stage_api import Issue, Reporter
 from .adapters import build_multi_adapter, check_adapters
 from .builder import generate, run_builder, tune_for_this_machine, verify_outputs
 from .config import GPU_ONLY, ConvertConfig

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import ConfigError
-from ..stages.base import StageConfig
+from ..stage_api import StageConfig
 
 REF = re.compile(r"^\$\{([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\}$")
 

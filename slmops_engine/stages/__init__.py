@@ -1,5 +1,5 @@
-"""Stage registry: job kind -> module. A stage module defines KIND, TITLE, HEAVY, RESUMABLE, ``Config``,
-``preflight(config) -> list[Issue]`` and ``run(config, reporter) -> dict``.
+"""Stage registry: job kind -> the module that registers its ``STAGE`` (a stage_api.Stage: name, config model,
+work and hooks). Imported only by the job engine and the command line.
 
 Extra stages can be plugged in with SLMOPS_STAGE_PLUGINS (comma-separated modules, each with a ``STAGES`` dict of
 kind -> module path)."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from types import ModuleType
 
 from ..errors import ConfigError
+from ..stage_api import Stage
 
 BUILTIN_STAGES: dict[str, str] = {
     "prepare_model": "slmops_engine.stages.prepare_model",
@@ -30,8 +30,10 @@ def stage_paths() -> dict[str, str]:
     return paths
 
 
-def get_stage(kind: str) -> ModuleType:
+def get_stage(kind: str) -> Stage:
     path = stage_paths().get(kind)
     if path is None:
         raise ConfigError(f"Unknown job kind '{kind}'", f"Known kinds: {', '.join(sorted(stage_paths()))}.")
-    return importlib.import_module(path)
+    stage = importlib.import_module(path).STAGE
+    assert stage.kind == kind, f"{path} registers {stage.kind!r} under {kind!r}"
+    return stage

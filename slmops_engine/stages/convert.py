@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from ..optimize.config import ConvertConfig
-from .base import Issue, Reporter
-
-KIND = "convert"
-TITLE = "Convert to ONNX"
-HEAVY = True
-RESUMABLE = False
+from ..stage_api import Issue, Reporter, Stage
 
 Config = ConvertConfig
 
@@ -38,4 +33,17 @@ def preflight(config: ConvertConfig) -> list[Issue]:
 def run(config: ConvertConfig, reporter: Reporter) -> dict:
     from ..optimize.convert import convert
 
-    return convert(config, reporter, getattr(reporter, "job_id", None))
+    return convert(config, reporter, reporter.job_id)
+
+
+STAGE = Stage(
+    kind="convert",
+    title="Convert to ONNX",
+    config=Config,
+    run=run,
+    heavy=True,
+    resumable=False,
+    preflight=preflight,
+    estimate=estimate,
+    needs=needs,
+)

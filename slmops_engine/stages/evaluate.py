@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from ..evaluate.config import EvalConfig
-from .base import Issue, Reporter
-
-KIND = "evaluate"
-TITLE = "Evaluate and compare"
-HEAVY = True
-RESUMABLE = True  # answers are stored as they are made; a retry asks only for the missing ones
+from ..stage_api import Issue, Reporter, Stage
 
 Config = EvalConfig
 
@@ -52,4 +47,16 @@ def preflight(config: EvalConfig) -> list[Issue]:
 def run(config: EvalConfig, reporter: Reporter) -> dict:
     from ..evaluate.runner import evaluate
 
-    return evaluate(config, reporter, getattr(reporter, "job_id", None))
+    return evaluate(config, reporter, reporter.job_id)
+
+
+STAGE = Stage(
+    kind="evaluate",
+    title="Evaluate and compare",
+    config=Config,
+    run=run,
+    heavy=True,
+    resumable=True,  # answers are stored as they are made; a retry asks only for the missing ones
+    preflight=preflight,
+    is_heavy=is_heavy,
+)

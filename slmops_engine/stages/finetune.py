@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from ..finetune.config import FinetuneConfig
-from .base import Issue, Reporter
-
-KIND = "finetune"
-TITLE = "Fine-tune the student"
-HEAVY = True
-RESUMABLE = True
+from ..stage_api import Issue, Reporter, Stage
 
 Config = FinetuneConfig
 
@@ -36,4 +31,17 @@ def preflight(config: FinetuneConfig) -> list[Issue]:
 def run(config: FinetuneConfig, reporter: Reporter) -> dict:
     from ..finetune.train import train
 
-    return train(config, reporter, getattr(reporter, "job_id", None))
+    return train(config, reporter, reporter.job_id)
+
+
+STAGE = Stage(
+    kind="finetune",
+    title="Fine-tune the student",
+    config=Config,
+    run=run,
+    heavy=True,
+    resumable=True,
+    preflight=preflight,
+    estimate=estimate,
+    needs=needs,
+)

@@ -8,12 +8,8 @@ import time
 from pathlib import Path
 
 from ..pipeline.spec import PipelineConfig
-from .base import Issue, Reporter
+from ..stage_api import Issue, Reporter, Stage
 
-KIND = "pipeline"
-TITLE = "Run the lifecycle"
-HEAVY = False  # it only waits: its stages take the machine, each as its own job
-RESUMABLE = True
 POLL_SECONDS = 1.0
 
 Config = PipelineConfig
@@ -99,3 +95,15 @@ def run(config: PipelineConfig, reporter: Reporter) -> dict:
         Path(config.out).write_text(Path(last_eval["evaluation_path"]).read_text(encoding="utf-8"), encoding="utf-8")
     reporter.progress(1.0, f"All {total} steps done")
     return {"steps": {s.name: state["jobs"].get(s.name) for s in config.steps}, "results": state["results"]}
+
+
+STAGE = Stage(
+    kind="pipeline",
+    title="Run the lifecycle",
+    config=Config,
+    run=run,
+    heavy=False,  # it only waits: its stages take the machine, each as its own job
+    resumable=True,
+    preflight=preflight,
+    needs=needs,
+)

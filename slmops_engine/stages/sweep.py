@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
+from ..stage_api import Issue, Reporter, Stage
 from ..sweep.config import SweepConfig
-from .base import Issue, Reporter
-
-KIND = "sweep"
-TITLE = "Search for the best settings"
-HEAVY = False  # it only waits: each trial takes the machine as its own (heavy) fine-tuning job
-RESUMABLE = True  # the study is stored: a retry follows the unfinished trial and goes on from there
 
 Config = SweepConfig
 
@@ -41,4 +36,16 @@ def preflight(config: SweepConfig) -> list[Issue]:
 def run(config: SweepConfig, reporter: Reporter) -> dict:
     from ..sweep.runner import run_search
 
-    return run_search(config, reporter, getattr(reporter, "job_id", None))
+    return run_search(config, reporter, reporter.job_id)
+
+
+STAGE = Stage(
+    kind="sweep",
+    title="Search for the best settings",
+    config=Config,
+    run=run,
+    heavy=False,  # it only waits: each trial takes the machine as its own (heavy) fine-tuning job
+    resumable=True,  # the study is stored: a retry follows the unfinished trial and goes on from there
+    preflight=preflight,
+    needs=needs,
+)

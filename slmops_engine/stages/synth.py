@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
+from ..stage_api import Issue, Reporter, Stage
 from ..synth.config import SynthConfig
-from .base import Issue, Reporter
-
-KIND = "synth"
-TITLE = "Teacher writes the answers"
-HEAVY = False
-RESUMABLE = True
 
 Config = SynthConfig
 
@@ -81,7 +76,7 @@ def preflight(config: SynthConfig) -> list[Issue]:
 def _twin(config: SynthConfig, before: int | None = None):
     from ..jobs.store import active_twin
 
-    return active_twin(KIND, config.model_dump(mode="json"), before=before)
+    return active_twin(STAGE.kind, config.model_dump(mode="json"), before=before)
 
 
 def _twin_issue(job_id: int) -> Issue:
@@ -98,7 +93,7 @@ def run(config: SynthConfig, reporter: Reporter) -> dict:
     from ..synth.output import build_answered
     from ..synth.runner import ask_teacher, check_success, load_items
 
-    job_id = getattr(reporter, "job_id", None)
+    job_id = reporter.job_id
     if job_id is not None and (twin := _twin(config, before=job_id)):  # both submitted at once: the older one asks
         issue = _twin_issue(twin.id)
         raise ConfigError(issue.title, issue.detail)
@@ -109,3 +104,17 @@ def run(config: SynthConfig, reporter: Reporter) -> dict:
     ds = build_answered(config, dd, items, tracker, job_id, labels)
     summary = {k: v for k, v in tracker.snapshot().items() if k != "recent"}
     return {"dataset_id": ds.id, "labels": labels, "max_tokens": config.max_tokens, **summary}
+
+
+STAGE = Stage(
+    kind="synth",
+    title="Teacher writes the answers",
+    config=Config,
+    run=run,
+    heavy=False,
+    resumable=True,
+    preflight=preflight,
+    is_heavy=is_heavy,
+    estimate=estimate,
+    needs=needs,
+)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..finetune.config import FinetuneConfig
-from ..stages.base import StageConfig
+from ..stage_api import StageConfig
 from ..students import StudentChoice
 from ..studies import TrialRef
 

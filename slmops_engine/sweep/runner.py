@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import JobCancelled
 from ..settings import get_settings
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from ..studies import WARMUP_TRIALS, TrialRef, make_pruner, storage_url
 from .config import SweepConfig
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import DataError, SlmopsError
 from ..models import TeacherAnswer
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from ..teachers import Provider
 from ..teaching import Asking, answer_tokens, asking
 from .cache import answer_key, cached, store, system_prompt

@@ -7,7 +7,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from ..stages.base import Reporter
+from ..stage_api import Reporter
 from .config import SynthConfig
 from .remote import Reply
 

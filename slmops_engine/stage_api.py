@@ -1,4 +1,6 @@
-"""What every stage shares: a strict config base, preflight issues and the reporter interface."""
+"""The stage contract, on the ground floor: a strict config base, preflight issues, the reporter interface and the
+Stage record every job kind registers (stages/). Every stage package and the job engine import it; it imports
+none of them."""
 
 from __future__ import annotations
 
@@ -6,12 +8,14 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import JobCancelled
+from .errors import JobCancelled
 
 log = logging.getLogger("slmops.stage")
 
@@ -49,6 +53,7 @@ class Reporter:
 
     def __init__(self, run_dir: Path | None = None, *, resuming: bool = False) -> None:
         self.run_dir = run_dir
+        self.job_id: int | None = None  # the job it reports for (JobReporter); None in-process
         self.resuming = resuming
         self.progress_value = 0.0
         self.message = ""
@@ -118,3 +123,37 @@ class Reporter:
 
     def _cancel_requested(self) -> bool:
         return False
+
+
+def _no_issues(config: Any) -> list[Issue]:
+    return []
+
+
+def _nothing(config: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A job kind: what it is called, its config model, its work, and the optional hooks the job engine calls on
+    every stage alike (each has a default, so the engine never probes a stage for what it defines).
+
+    - ``preflight(config) -> list[Issue]``: checks before it is queued (errors refuse the job); default none.
+    - ``is_heavy(config) -> bool``: whether this run takes the machine (training, conversion); default ``heavy``.
+    - ``estimate(config) -> Estimate | None``: time and peak memory (jobs/estimates.py); default none.
+    - ``needs(config) -> Needs | None``: CPUs, GPUs and memory on a cluster (jobs/needs.py); default: the engine's
+      rule (a CPU for a heavy job, a quarter of one otherwise)."""
+
+    kind: str
+    title: str
+    config: type[StageConfig]
+    run: Callable[[Any, Reporter], dict]
+    heavy: bool = False
+    resumable: bool = False
+    preflight: Callable[[Any], list[Issue]] = _no_issues
+    is_heavy: Callable[[Any], bool] | None = None
+    estimate: Callable[[Any], Any] = _nothing
+    needs: Callable[[Any], Any] = _nothing
+
+    def heavy_for(self, config: Any) -> bool:
+        return self.is_heavy(config) if self.is_heavy is not None else self.heavy
