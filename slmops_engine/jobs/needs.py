@@ -32,12 +32,16 @@ class Needs:
 
 def needs_of(job: Job) -> Needs:
     from ..stages import get_stage
-    from .estimates import recorded
+    from .estimates import estimate_for, recorded
 
     stage = get_stage(job.kind)
-    needs = stage.needs(stage.config.model_validate(job.config)) or Needs(cpus=1.0 if job.heavy else 0.25)
-    if needs.memory_bytes is None and (est := recorded(job.id)) is not None and est.peak_bytes:
-        needs = replace(needs, memory_bytes=int(est.peak_bytes))
+    config = stage.config.model_validate(job.config)
+    needs = stage.needs(config) or Needs(cpus=1.0 if job.heavy else 0.25)
+    if needs.memory_bytes is None:
+        # The estimate recorded at submission; made here when the supervisor took the job before it was recorded.
+        est = recorded(job.id) or estimate_for(job.kind, config)
+        if est is not None and est.peak_bytes:
+            needs = replace(needs, memory_bytes=int(est.peak_bytes))
     return needs
 
 

@@ -34,6 +34,7 @@ def submit_job(
         if has_blocking(issues):
             first = next(i for i in issues if i.blocking)
             raise ConfigError(first.title, first.detail)
+    est = estimate_for(kind, cfg)  # before the row exists: a supervisor may take the job the moment it is queued
     job = Job(
         kind=kind,
         project_id=project_id,
@@ -46,7 +47,7 @@ def submit_job(
     with session_scope() as s:
         s.add(job)
     run_dir(job.id).mkdir(parents=True, exist_ok=True)
-    if (est := estimate_for(kind, cfg)) is not None:
+    if est is not None:
         record(job.id, est)
     return job
 
