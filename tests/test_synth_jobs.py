@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from collections import deque
 
 from slmops_engine.jobs import cancel_job, get_job, job_state, retry_job, submit_job, wait_for_job
 from slmops_engine.models import JobStatus
@@ -20,16 +22,21 @@ def _wait(pred, timeout=60):
 
 
 def test_kill_then_resume_asks_only_the_missing_prompts(prompts, teacher_server, supervisor):
-    teacher_server.behaviour = Behaviour(latency=0.25)
+    # Four answers, then every request hangs unrecorded: the run stops there, however fast or slow the machine.
+    teacher_server.script = deque(Behaviour() for _ in range(4))
+    teacher_server.behaviour = Behaviour(hang=True)
     job = submit_job("synth", config(prompts, teacher_server, concurrency=2))
-    _wait(lambda: n_cached() >= 4)
+    teacher_server.wait_held(2)  # both workers wait on a request: each has stored its answers, none is on its way
+    assert n_cached() == 4
     os.kill(get_job(job.id).pid, signal.SIGKILL)
     failed = wait_for_job(job.id, timeout=60)
     assert failed.status == JobStatus.failed and "continue from its last checkpoint" in failed.error_hint
     kept = n_cached()
     asked_before = {r.body["messages"][-1]["content"] for r in teacher_server.requests if r.answered}
     n_before = len(teacher_server.requests)
+    assert kept == n_before == len(asked_before) == 4  # the two hung requests were never answered nor recorded
 
+    teacher_server.behaviour = Behaviour()
     retry_job(job.id)
     done = wait_for_job(job.id, timeout=120)
     assert done.status == JobStatus.succeeded, done.error_label
@@ -42,15 +49,21 @@ def test_kill_then_resume_asks_only_the_missing_prompts(prompts, teacher_server,
 
 
 def test_cancel_keeps_answers_and_live_state_is_published(prompts, teacher_server, supervisor):
-    teacher_server.behaviour = Behaviour(latency=0.2)
+    # Eight answers 0.2 s apart (the live state is written at most once a second, so at least once among them with
+    # four or more answered), then the ninth request waits until the test has cancelled: the job cannot finish first.
+    gate = threading.Event()
+    teacher_server.script = deque([*(Behaviour(latency=0.2) for _ in range(8)), Behaviour(gate=gate)])
     job = submit_job("synth", config(prompts, teacher_server, concurrency=1))
     _wait(lambda: job_state(job.id).get("answered", 0) >= 2)
     state = job_state(job.id)
     assert state["total"] == N and state["recent"][0]["answer"].startswith("Answer to:")
+    teacher_server.wait_held(1)
+    assert get_job(job.id).status == JobStatus.running
     cancel_job(job.id)
+    gate.set()  # the next answer reaches the job after the Cancel: it is noticed there (or at the run's end)
     assert wait_for_job(job.id, timeout=60).status == JobStatus.cancelled
     kept = n_cached()
-    assert kept >= 2
+    assert kept >= 8  # every answer that arrived before the Cancel is kept
     retry_job(job.id)
     done = wait_for_job(job.id, timeout=120)
     assert done.status == JobStatus.succeeded and done.result["cached"] == kept

@@ -1,7 +1,10 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks, with faults on demand.
 
 Behaviour is set per server (``server.behaviour``) or queued per request (``server.script``): latency, status
-codes with Retry-After, hangs, dropped connections and malformed JSON. Every request is recorded."""
+codes with Retry-After, hangs, requests held until the test lets them through, dropped connections and malformed
+JSON. Every request that gets a response (or a dropped connection) is recorded; a hung or held request is recorded
+only if and when it is answered, so a test can stop a client at an exact point: serve k answers from the script,
+hang the rest, wait until the client's requests are all held (``wait_held``), and count exactly."""
 
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ class Behaviour:
     latency: float = 0.0
     status: int = 200
     retry_after: float | None = None
-    hang: bool = False  # never answer (until the server stops)
+    hang: bool = False  # never answer, never record (the request is held until the server stops)
+    gate: threading.Event | None = None  # hold the request until the event is set, then answer as configured
     drop: bool = False  # close the connection without a response
     malformed: bool = False  # 200 with a body that is not JSON
     api_key: str | None = None  # when set, other keys get 401
@@ -57,6 +61,8 @@ class OpenAIServer:
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._held = 0  # requests waiting now on ``hang`` or a closed ``gate``
+        self._held_changed = threading.Condition(self._lock)
         self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -90,6 +96,36 @@ class OpenAIServer:
     def _record(self, rec: Recorded) -> None:
         with self._lock:
             self.requests.append(rec)
+
+    @property
+    def held(self) -> int:
+        """Requests held now by ``hang`` or a closed ``gate`` (one whose client has gone away still counts)."""
+        with self._lock:
+            return self._held
+
+    def wait_held(self, n: int, timeout: float = 60.0) -> None:
+        """Block until at least ``n`` requests are held: the client has sent them and waits for their answers."""
+        with self._held_changed:
+            if not self._held_changed.wait_for(lambda: self._held >= n, timeout):
+                raise TimeoutError(f"{self._held} request(s) held after {timeout:g} s, expected {n}")
+
+    def _hold(self, gate: threading.Event | None) -> bool:
+        """Wait on ``gate`` (None: until the server stops). True: let through; False: the server is stopping."""
+        with self._held_changed:
+            self._held += 1
+            self._held_changed.notify_all()
+        try:
+            if gate is None:
+                self._stop.wait()
+                return False
+            while not gate.wait(0.05):
+                if self._stop.is_set():
+                    return False
+            return True
+        finally:
+            with self._held_changed:
+                self._held -= 1
+                self._held_changed.notify_all()
 
     def _handler(self):
         server = self
@@ -143,8 +179,8 @@ class OpenAIServer:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 if b.latency:
                     time.sleep(b.latency)
-                if b.hang:
-                    server._stop.wait(120)
+                if (b.hang or b.gate is not None) and not server._hold(None if b.hang else b.gate):
+                    self.close_connection = True  # the server stops: end this thread without an answer
                     return
                 if b.drop:
                     server._record(Recorded(self.path, headers, body, 0))
