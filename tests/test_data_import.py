@@ -188,6 +188,34 @@ def test_unsupported_and_empty_files(tmp_path):
     assert stored_nothing()
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # A spreadsheet in a European locale saves ';' into a .csv; a .csv can hold tabs.
+        ("semicolons.csv", "prompt;response\nwhere is my parcel, please?;shipping\nrefund me, now;billing\n"),
+        ("tabs.csv", "prompt\tresponse\nwhere is my parcel, please?\tshipping\nrefund me, now\tbilling\n"),
+        ("commas.tsv", 'prompt,response\n"where is my parcel, please?",shipping\n"refund me, now",billing\n'),
+    ],
+)
+def test_the_csv_delimiter_is_read_from_the_file(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    ds, report = import_file(tmp_path / name, project_id=None)
+    assert report.valid_rows == 2 and not report.rejected
+    rows = [dict(r) for r in load_dataset_dict(ds.id)["train"]]
+    assert sorted((r["prompt"], r["response"]) for r in rows) == [
+        ("refund me, now", "billing"),
+        ("where is my parcel, please?", "shipping"),
+    ]
+
+
+def test_a_one_column_csv_keeps_sentences_with_separators_whole(tmp_path):
+    f = tmp_path / "prompts.csv"
+    f.write_text("prompt\nHello; I need help | urgently\nMy order; it is late\nWhere is it; please\n")
+    ds, report = import_file(f, project_id=None)
+    assert report.valid_rows == 3 and not report.rejected
+    assert "Hello; I need help | urgently" in [r["prompt"] for r in load_dataset_dict(ds.id)["train"]]
+
+
 @pytest.mark.usefixtures("database")  # on SQLite and on PostgreSQL
 def test_all_rows_bad_stores_nothing(tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", ["nope", "{also nope"])

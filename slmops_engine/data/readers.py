@@ -179,7 +179,7 @@ def _read_csv(path: Path) -> Iterator[RawRecord]:
     except UnicodeDecodeError as exc:
         if exc.start < len(sample) - 4:  # not just a multi-byte character cut by the sample's end
             raise DataError("The CSV file is not UTF-8 text", "Save it as 'CSV UTF-8' and upload it again.") from exc
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = _delimiter(sample.decode("utf-8", errors="ignore"), path.suffix.lower())
     with open(path, encoding="utf-8-sig", errors="strict", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         if not reader.fieldnames or all(not (h or "").strip() for h in reader.fieldnames):
@@ -202,6 +202,23 @@ def _read_csv(path: Path) -> Iterator[RawRecord]:
                 f"The CSV file is malformed near line {reader.line_num}: {exc}",
                 'Check quoting (a stray " often causes this).',
             ) from exc
+
+
+def _delimiter(sample: str, suffix: str) -> str:
+    """The file's own delimiter, as csv.Sniffer reads it from the first lines: a spreadsheet set to a European
+    locale writes ';' into a .csv, and a .csv can hold tabs. The header row decides when the sniffer is unsure or
+    picks a character the header does not use (a one-column file of sentences with ';' in them stays one column);
+    without either, the extension's usual one."""
+    default = "\t" if suffix == ".tsv" else ","
+    lines = sample.lstrip("\ufeff").splitlines()
+    header = lines[0] if lines else ""
+    if default in header:
+        return default
+    try:
+        sniffed = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",\t;|").delimiter
+    except csv.Error:
+        return default
+    return sniffed if sniffed in header else default
 
 
 def _csv_raw(row: dict) -> str:
