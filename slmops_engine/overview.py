@@ -40,7 +40,7 @@ def active_jobs(limit: int = 20) -> list[Job]:
 def monitored_jobs(limit: int = 20) -> list[Job]:
     """Active jobs as one list of runs: a chain's steps are left out while the chain runs (its own progress and
     message already say which step it is on and how far that step is)."""
-    from .stages.pipeline import step_jobs
+    from .pipeline.state import step_jobs
 
     jobs = active_jobs(limit)
     steps = {i for j in jobs if j.kind == "pipeline" for i in step_jobs(j.id)}

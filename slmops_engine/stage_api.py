@@ -4,8 +4,10 @@ none of them."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -18,6 +20,24 @@ from pydantic import BaseModel, ConfigDict
 from .errors import JobCancelled
 
 log = logging.getLogger("slmops.stage")
+
+# The job kinds and the modules that register them (stages/ loads a module only when its kind is run).
+BUILTIN_STAGES: dict[str, str] = {
+    "prepare_model": "slmops_engine.stages.prepare_model",
+    "synth": "slmops_engine.stages.synth",
+    "finetune": "slmops_engine.stages.finetune",
+    "convert": "slmops_engine.stages.convert",
+    "evaluate": "slmops_engine.stages.evaluate",
+    "pipeline": "slmops_engine.stages.pipeline",
+    "sweep": "slmops_engine.stages.sweep",
+}
+
+
+def stage_paths() -> dict[str, str]:
+    paths = dict(BUILTIN_STAGES)
+    for mod_name in filter(None, (m.strip() for m in os.environ.get("SLMOPS_STAGE_PLUGINS", "").split(","))):
+        paths.update(importlib.import_module(mod_name).STAGES)
+    return paths
 
 
 def _skeleton(message: str) -> str:

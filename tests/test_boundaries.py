@@ -48,3 +48,32 @@ def test_stage_configs_forbid_unknown_keys_and_describe_every_field():
         assert stage.config.model_config.get("extra") == "forbid"
         for name, field in stage.config.model_fields.items():
             assert field.description, f"{kind}.{name} has no description"
+
+
+def test_the_engine_imports_flow_one_way():
+    """No import circles in the engine; the stage registry and stage modules are imported only by the job engine
+    and the command line; the stage contract imports none of the packages built on it."""
+    from tests.support.import_graph import ROOT, structure
+
+    s = structure()
+    assert s.circles == [], f"import circles: {s.circles}"
+    assert s.into_stages == [], f"imports that climb into stages/: {s.into_stages}"
+
+    import grimp
+
+    graph = grimp.build_graph(ROOT)
+    below = {m.split(".")[1] for m in graph.find_upstream_modules(f"{ROOT}.stage_api")}
+    above = {
+        "stages",
+        "jobs",
+        "cli",
+        "data",
+        "synth",
+        "finetune",
+        "optimize",
+        "evaluate",
+        "sweep",
+        "serving",
+        "pipeline",
+    }
+    assert not below & above, f"stage_api depends on {sorted(below & above)}"

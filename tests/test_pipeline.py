@@ -67,7 +67,7 @@ def _monitor_shows_the_chain_alone(chain_id: int, timeout: float = 300) -> set[i
     """Watch the sidebar's list while the chain runs: the chain is in it, its running steps are not."""
     from slmops_engine.jobs import get_job
     from slmops_engine.overview import active_jobs, monitored_jobs
-    from slmops_engine.stages.pipeline import step_jobs
+    from slmops_engine.pipeline.state import step_jobs
 
     seen: set[int] = set()
     end = time.monotonic() + timeout

@@ -49,8 +49,8 @@ class PipelineConfig(StageConfig):
 
     @model_validator(mode="after")
     def _known_kinds(self) -> PipelineConfig:
-        from ..stages import stage_paths
-        from ..stages.inline_steps import INLINE_STEPS
+        from ..stage_api import stage_paths
+        from .inline_steps import INLINE_STEPS
 
         known = set(stage_paths()) | set(INLINE_STEPS)
         bad = [s.kind for s in self.steps if s.kind not in known]

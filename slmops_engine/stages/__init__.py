@@ -7,27 +7,11 @@ kind -> module path)."""
 from __future__ import annotations
 
 import importlib
-import os
 
 from ..errors import ConfigError
-from ..stage_api import Stage
+from ..stage_api import BUILTIN_STAGES, Stage, stage_paths
 
-BUILTIN_STAGES: dict[str, str] = {
-    "prepare_model": "slmops_engine.stages.prepare_model",
-    "synth": "slmops_engine.stages.synth",
-    "finetune": "slmops_engine.stages.finetune",
-    "convert": "slmops_engine.stages.convert",
-    "evaluate": "slmops_engine.stages.evaluate",
-    "pipeline": "slmops_engine.stages.pipeline",
-    "sweep": "slmops_engine.stages.sweep",
-}
-
-
-def stage_paths() -> dict[str, str]:
-    paths = dict(BUILTIN_STAGES)
-    for mod_name in filter(None, (m.strip() for m in os.environ.get("SLMOPS_STAGE_PLUGINS", "").split(","))):
-        paths.update(importlib.import_module(mod_name).STAGES)
-    return paths
+__all__ = ["BUILTIN_STAGES", "get_stage", "stage_paths"]
 
 
 def get_stage(kind: str) -> Stage:

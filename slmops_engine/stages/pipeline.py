@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..pipeline.spec import PipelineConfig
+from ..pipeline.state import STATE_FILE
 from ..stage_api import Issue, Reporter, Stage
 
 POLL_SECONDS = 1.0
@@ -24,16 +25,6 @@ def needs(config: PipelineConfig):
 
 def preflight(config: PipelineConfig) -> list[Issue]:
     return []  # each stage's own preflight runs when the stage is submitted, with the results before it
-
-
-def step_jobs(job_id: int) -> list[int]:
-    """The jobs a chain has started for its steps so far (from its state file; empty before the first)."""
-    from ..jobs.rows import run_dir
-
-    try:
-        return [int(i) for i in json.loads((run_dir(job_id) / "pipeline.json").read_text())["jobs"].values()]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
 
 
 def _wait(job_id: int, reporter: Reporter, step: int, total: int, name: str) -> None:
@@ -56,10 +47,10 @@ def run(config: PipelineConfig, reporter: Reporter) -> dict:
     from ..errors import SlmopsError
     from ..jobs import get_job, retry_job, submit_job
     from ..models import JobStatus
+    from ..pipeline.inline_steps import INLINE_STEPS
     from ..pipeline.spec import resolve
-    from .inline_steps import INLINE_STEPS
 
-    state_file = (reporter.run_dir or Path(".")) / "pipeline.json"
+    state_file = (reporter.run_dir or Path(".")) / STATE_FILE
     state = json.loads(state_file.read_text()) if state_file.exists() else {"jobs": {}, "results": {}}
     total = len(config.steps)
     for i, step in enumerate(config.steps):
