@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .settings import get_settings, worker_env
 
+START_SECONDS = 120.0  # how long start_background waits for the process it started to take its lock
 SUPERVISOR = "supervisor"  # the job supervisor's lock: jobs/supervisor.py holds it, readers of jobs probe it
 
 
@@ -158,8 +159,8 @@ def start_background(module: str, name: str, log_path: Path, args: tuple[str, ..
             env=worker_env(),
             start_new_session=True,
         )
-    for _ in range(100):
-        if holder_pid(name) or proc.poll() is not None:
-            break
+    # Until it holds the lock (a moment, normally); a stalled machine may take a while to start Python and import.
+    deadline = time.monotonic() + START_SECONDS
+    while not holder_pid(name) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     return holder_pid(name)

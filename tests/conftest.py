@@ -115,13 +115,13 @@ def database(request, slmops_home, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def short_grace(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Cancel escalates fast (SIGTERM after 1 s, SIGKILL after 2 s): for the tests of escalation itself. Ask for it
+    """Cancel escalates fast (SIGTERM after 2 s, SIGKILL after 4 s): for the tests of escalation itself. Ask for it
     before `supervisor`, which reads the setting when it starts."""
     from slmops_engine.settings import reset_settings
 
-    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "1")
+    monkeypatch.setenv("SLMOPS_CANCEL_GRACE_SECONDS", "2")
     reset_settings()
-    return 1.0
+    return 2.0
 
 
 @pytest.fixture

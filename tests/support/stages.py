@@ -78,9 +78,7 @@ def _hold(config: Config, reporter: Reporter, step: int) -> None:
         _report(config, reporter, step, " (held)")
 
 
-STAGE = Stage(
-    kind="test_steps", title="Counting steps", config=Config, run=run, resumable=True, preflight=preflight
-)
+STAGE = Stage(kind="test_steps", title="Counting steps", config=Config, run=run, resumable=True, preflight=preflight)
 
 
 # -- what the tests call ---------------------------------------------------------------------------------------------
