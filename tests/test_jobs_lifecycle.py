@@ -85,16 +85,23 @@ def test_cancel_of_queued_job_is_immediate():
     assert get_job(job.id).status == JobStatus.cancelled
 
 
-def test_cancel_escalates_to_sigterm_when_stage_ignores_it(short_grace, supervisor):
-    job = submit_job("test_steps", {"steps": 10, "step_seconds": 0.01, "ignore_cancel": True, "hold_at": 3})
+def _cancel_when_held(config: dict):
+    """Queue a job that holds at step 3, cancel it once it holds; (job, its end, seconds from Cancel to end, pid)."""
+    job = submit_job("test_steps", {"steps": 10, "step_seconds": 0.01, "hold_at": 3, **config})
     try:
-        wait_held(job.id)  # it never checks for Cancel and, held, never ends by itself: only a signal ends it
+        wait_held(job.id)
+        pid = get_job(job.id).pid
         t0 = time.monotonic()
         cancel_job(job.id)
         done = wait_for_job(job.id, timeout=TIMEOUT)
-        elapsed = time.monotonic() - t0
+        return job, done, time.monotonic() - t0, pid
     finally:
         release(job.id)
+
+
+def test_cancel_escalates_to_sigterm_when_stage_ignores_it(short_grace, supervisor):
+    # It never checks for Cancel and, held, never ends by itself: only a signal ends it.
+    job, done, elapsed, _ = _cancel_when_held({"ignore_cancel": True})
     assert done.status == JobStatus.cancelled
     assert elapsed >= short_grace  # waited the grace period before the signal
     assert done.message == "Cancelled by the operator"  # the worker turned SIGTERM into a clean cancel
@@ -102,17 +109,8 @@ def test_cancel_escalates_to_sigterm_when_stage_ignores_it(short_grace, supervis
 
 
 def test_cancel_escalates_to_sigkill_when_sigterm_is_ignored(short_grace, supervisor):
-    config = {"steps": 10, "step_seconds": 0.01, "ignore_cancel": True, "block_sigterm": True, "hold_at": 3}
-    job = submit_job("test_steps", config)
-    try:
-        wait_held(job.id)  # SIGTERM is ignored from the start of its run, before it holds
-        pid = get_job(job.id).pid
-        t0 = time.monotonic()
-        cancel_job(job.id)
-        done = wait_for_job(job.id, timeout=TIMEOUT)
-        elapsed = time.monotonic() - t0
-    finally:
-        release(job.id)
+    # SIGTERM is ignored from the start of its run, before it holds.
+    job, done, elapsed, pid = _cancel_when_held({"ignore_cancel": True, "block_sigterm": True})
     assert done.status == JobStatus.cancelled
     assert elapsed >= 2 * short_grace  # SIGTERM after one grace period, SIGKILL after the second
     assert done.message == "Cancelled (worker terminated)"
