@@ -10,6 +10,7 @@ from rouge_score import rouge_scorer
 from slmops_engine.evaluate import metrics as m
 from slmops_engine.evaluate import summary
 from slmops_engine.evaluate.judge import parse_judgement
+from slmops_engine.evaluate.result import SampleResult, VariantResult
 from slmops_engine.teaching import predicted_label
 
 CANDS = ["The cat sat on the mat.", "Reset your password from the login page", "billing"]
@@ -45,21 +46,23 @@ def test_label_of_an_answer_on_a_hand_made_example():
         assert predicted_label(answer, labels) == want, answer
     rows = [("billing", "billing"), ("Technical", "technical"), ("sorry", "account"), ("shipping", "billing")]
     samples = [
-        {
-            "answer": a,
-            "reference": gold,
-            "label": gold,
-            "correct": predicted_label(a, labels) == gold,
-            "rouge_l": m.rouge_l(a, gold),
-            "latency_ms": 10.0,
-            "tokens": 1,
-            "prompt_tokens": 5,
-            "timed": True,
-        }
-        for a, gold in rows
+        SampleResult(
+            row=i,
+            prompt=f"message {i}",
+            answer=a,
+            reference=gold,
+            label=gold,
+            correct=predicted_label(a, labels) == gold,
+            rouge_l=m.rouge_l(a, gold),
+            latency_ms=10.0,
+            tokens=1,
+            prompt_tokens=5,
+            timed=True,
+        )
+        for i, (a, gold) in enumerate(rows)
     ]
     got = summary.variant_metrics(samples, labels=labels, size_bytes=None, prices=(0, 0))
-    assert got["label_accuracy"] == 0.5 and got["answered"] == 4 and got["failed"] == 0
+    assert got.label_accuracy == 0.5 and got.answered == 4 and got.failed == 0
 
 
 def test_percentiles_and_means():
@@ -79,6 +82,8 @@ def test_judge_replies_are_parsed_or_refused():
 
 def test_judge_failures_are_counted_and_left_out_of_the_average():
     base = {
+        "row": 0,
+        "prompt": "p",
         "answer": "x",
         "reference": "x",
         "label": None,
@@ -90,13 +95,13 @@ def test_judge_failures_are_counted_and_left_out_of_the_average():
         "timed": True,
     }
     samples = [
-        {**base, "judge_score": 8.0},
-        {**base, "judge_score": 6.0},
-        {**base, "judge_score": None, "judge_error": "no score"},
-        {**base, "judge_score": None, "judge_error": "500"},
+        SampleResult(**base, judge_score=8.0),
+        SampleResult(**base, judge_score=6.0),
+        SampleResult(**base, judge_score=None, judge_error="no score"),
+        SampleResult(**base, judge_score=None, judge_error="500"),
     ]
     got = summary.variant_metrics(samples, labels=[], size_bytes=10, prices=(0, 0))
-    assert got["judge_score"] == 7.0 and got["judge_failed"] == 2  # never averaged in as 0
+    assert got.judge_score == 7.0 and got.judge_failed == 2  # never averaged in as 0
 
 
 def test_pareto_front_on_a_hand_made_example():
@@ -105,16 +110,16 @@ def test_pareto_front_on_a_hand_made_example():
     assert summary.pareto_front(points) == ["a", "b", "d"]
 
 
-def _variant(vid, kind, q, size, latency, mem=None, runtime="onnxruntime-genai"):
-    return {
-        "id": vid,
-        "name": f"model {vid}",
-        "kind": kind,
-        "runtime": runtime,
-        "variant_id": vid,
-        "status": "ok",
-        "metrics": {"label_accuracy": q, "size_bytes": size, "latency_p50_ms": latency, "peak_rss_bytes": mem},
-    }
+def _variant(vid, kind, q, size, latency, mem=None, runtime="onnxruntime-genai") -> VariantResult:
+    return VariantResult(
+        id=vid,
+        name=f"model {vid}",
+        kind=kind,
+        runtime=runtime,
+        variant_id=vid if isinstance(vid, int) else None,
+        status="ok",
+        metrics={"label_accuracy": q, "size_bytes": size, "latency_p50_ms": latency, "peak_rss_bytes": mem},
+    )
 
 
 def test_recommendation_and_headline_in_the_seeds_terms():
@@ -124,17 +129,15 @@ def test_recommendation_and_headline_in_the_seeds_terms():
         _variant(2, "finetune", 0.85, 540e6, 450.0, 950e6, runtime="transformers"),
         _variant(3, "onnx", 0.84, 280e6, 150.0, 200e6),
         _variant(4, "onnx", 0.83, 100e6, 100.0, 40e6),
-        {"id": 5, "name": "broken", "kind": "onnx", "status": "failed", "metrics": {}},
+        VariantResult(id=5, name="broken", kind="onnx", status="failed"),
     ]
     rec = summary.recommend(variants, "label_accuracy", tolerance=0.03)
-    assert rec["id"] == 4 and rec["deployable"]  # 0.83 is within 3% of the best student's 0.85, and smallest
-    assert "within 3%" in rec["sentence"] and "model 4" in rec["sentence"]
+    assert rec.id == 4 and rec.deployable  # 0.83 is within 3% of the best student's 0.85, and smallest
+    assert "within 3%" in rec.sentence and "model 4" in rec.sentence
     strict = summary.recommend(variants, "label_accuracy", tolerance=0.0)
-    assert strict["id"] == 2 and "Convert it" in strict["sentence"]
-    head = summary.headline(variants, "label_accuracy", rec["id"])
-    assert head["quality_kept"] == pytest.approx(0.83 / 0.90, abs=1e-4)
-    assert head["speedup"] == 6.0 and head["memory_ratio"] == pytest.approx(0.04)
-    assert (
-        head["sentence"] == "model 4 keeps 92% of the teacher's accuracy, answers 6.0× faster and in 4% of the memory."
-    )
+    assert strict.id == 2 and "Convert it" in strict.sentence
+    head = summary.headline(variants, "label_accuracy", rec.id)
+    assert head.quality_kept == pytest.approx(0.83 / 0.90, abs=1e-4)
+    assert head.speedup == 6.0 and head.memory_ratio == pytest.approx(0.04)
+    assert head.sentence == "model 4 keeps 92% of the teacher's accuracy, answers 6.0× faster and in 4% of the memory."
     assert summary.headline(variants[1:], "label_accuracy", 4) is None  # no teacher, no comparison

@@ -10,12 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from jinja2 import Environment
 
 from slmops_engine.db import session_scope
 from slmops_engine.errors import ConfigError
 from slmops_engine.evaluate import charts
 from slmops_engine.evaluate.export import export_bundle
 from slmops_engine.evaluate.report import REFERENCE_CASE, lineage_of, render_report
+from slmops_engine.evaluate.result import EvaluationResult
 from slmops_engine.models import Dataset, Deployment, DeploymentStatus, ModelVariant, Project
 from slmops_engine.serving.templates import derive
 
@@ -53,11 +55,14 @@ def sample(row: int, answer: str | None, correct: bool | None, latency: float, t
     }
 
 
+NOT_TIMED = {"row": 0, "prompt": "p", "reference": "r", "latency_ms": None}
+
+
 def metrics(**kw) -> dict:
     return {k: None for k in METRICS} | kw
 
 
-def evaluation(onnx_id: int = 12, ft_id: int = 11, dataset_id: int = 5) -> dict:
+def evaluation(onnx_id: int = 12, ft_id: int = 11, dataset_id: int = 5) -> EvaluationResult:
     teacher_samples = [sample(i, LABELS[i % 3], True, 900.0 + 10 * i, i < 2) for i in range(4)]
     teacher_samples[3]["latency_ms"] = 5000.0  # answered in a batch: must not be in the timed latency box
     onnx_samples = [
@@ -66,96 +71,103 @@ def evaluation(onnx_id: int = 12, ft_id: int = 11, dataset_id: int = 5) -> dict:
         sample(2, "account", True, 125.0, False),
         sample(3, "ONNX-WRONG-ANSWER", False, 140.0, False),
     ]
-    return {
-        "job_id": 40,
-        "project_id": None,
-        "dataset_id": dataset_id,
-        "split": "test",
-        "rows": 4,
-        "labels": LABELS,
-        "primary_metric": "label_accuracy",
-        "variants": [
-            {
-                "id": "teacher",
-                "name": "Prompted teacher",
-                "kind": "teacher",
-                "runtime": "transformers",
-                "precision": "bf16",
-                "variant_id": None,
-                "parent_id": None,
-                "status": "ok",
-                "error": None,
-                "metrics": metrics(
-                    label_accuracy=0.9, rouge_l=0.8, judge_score=8.2, latency_p50_ms=905.0, tokens_per_s=20.0
-                ),
-                "samples": teacher_samples,
-            },
-            {
-                "id": ft_id,
-                "name": FT_NAME,
-                "kind": "finetune",
-                "runtime": "transformers",
-                "precision": "bf16",
-                "variant_id": ft_id,
-                "parent_id": 1,
-                "status": "ok",
-                "error": None,
-                "metrics": metrics(label_accuracy=0.86, rouge_l=0.7, latency_p50_ms=400.0, size_bytes=270e6),
-                "samples": [],
-            },
-            {
+    return EvaluationResult.model_validate(
+        {
+            "job_id": 40,
+            "project_id": None,
+            "dataset_id": dataset_id,
+            "split": "test",
+            "rows": 4,
+            "labels": LABELS,
+            "primary_metric": "label_accuracy",
+            "variants": [
+                {
+                    "id": "teacher",
+                    "name": "Prompted teacher",
+                    "kind": "teacher",
+                    "runtime": "transformers",
+                    "precision": "bf16",
+                    "variant_id": None,
+                    "parent_id": None,
+                    "status": "ok",
+                    "error": None,
+                    "metrics": metrics(
+                        label_accuracy=0.9, rouge_l=0.8, judge_score=8.2, latency_p50_ms=905.0, tokens_per_s=20.0
+                    ),
+                    "samples": teacher_samples,
+                },
+                {
+                    "id": ft_id,
+                    "name": FT_NAME,
+                    "kind": "finetune",
+                    "runtime": "transformers",
+                    "precision": "bf16",
+                    "variant_id": ft_id,
+                    "parent_id": 1,
+                    "status": "ok",
+                    "error": None,
+                    "metrics": metrics(label_accuracy=0.86, rouge_l=0.7, latency_p50_ms=400.0, size_bytes=270e6),
+                    "samples": [],
+                },
+                {
+                    "id": onnx_id,
+                    "name": "SmolLM2 · ONNX int4",
+                    "kind": "onnx",
+                    "runtime": "onnxruntime-genai",
+                    "precision": "int4",
+                    "variant_id": onnx_id,
+                    "parent_id": ft_id,
+                    "status": "ok",
+                    "error": None,
+                    "metrics": metrics(
+                        label_accuracy=0.75,
+                        rouge_l=0.75,
+                        judge_score=7.5,
+                        latency_p50_ms=120.0,
+                        tokens_per_s=90.0,
+                        peak_rss_bytes=300e6,
+                        size_bytes=80e6,
+                    ),
+                    "samples": onnx_samples,
+                },
+                {
+                    "id": "deployment:3",
+                    "name": "Broken deployment",
+                    "kind": "deployment",
+                    "runtime": "foundry-local",
+                    "precision": "int4",
+                    "variant_id": None,
+                    "parent_id": None,
+                    "status": "failed",
+                    "error": "The endpoint did not answer",
+                    "metrics": metrics(),
+                    "samples": [],
+                },
+            ],
+            "pareto": [onnx_id, ft_id],
+            "pareto_latency": [onnx_id, ft_id, "teacher"],
+            "recommendation": {
                 "id": onnx_id,
                 "name": "SmolLM2 · ONNX int4",
-                "kind": "onnx",
-                "runtime": "onnxruntime-genai",
-                "precision": "int4",
                 "variant_id": onnx_id,
-                "parent_id": ft_id,
-                "status": "ok",
-                "error": None,
-                "metrics": metrics(
-                    label_accuracy=0.75,
-                    rouge_l=0.75,
-                    judge_score=7.5,
-                    latency_p50_ms=120.0,
-                    tokens_per_s=90.0,
-                    peak_rss_bytes=300e6,
-                    size_bytes=80e6,
-                ),
-                "samples": onnx_samples,
+                "deployable": True,
+                "sentence": "Ship SmolLM2 · ONNX int4: the smallest model within 3% of the best student, at 80 MB.",
             },
-            {
-                "id": "deployment:3",
-                "name": "Broken deployment",
-                "kind": "deployment",
-                "runtime": "foundry-local",
-                "precision": "int4",
-                "variant_id": None,
-                "parent_id": None,
-                "status": "failed",
-                "error": "The endpoint did not answer",
-                "metrics": metrics(),
-                "samples": [],
+            "headline": {
+                "sentence": "SmolLM2 · ONNX int4 keeps 83% of the teacher's accuracy and answers 7.5× faster.",
+                "student_id": onnx_id,
+                "quality_kept": 0.8333,
+                "speedup": 7.54,
+                "memory_ratio": None,
+                "size_ratio": None,
             },
-        ],
-        "pareto": [onnx_id, ft_id],
-        "pareto_latency": [onnx_id, ft_id, "teacher"],
-        "recommendation": {
-            "id": onnx_id,
-            "name": "SmolLM2 · ONNX int4",
-            "variant_id": onnx_id,
-            "deployable": True,
-            "sentence": "Ship SmolLM2 · ONNX int4: the smallest model within 3% of the best student, at 80 MB.",
-        },
-        "headline": {
-            "sentence": "SmolLM2 · ONNX int4 keeps 83% of the teacher's accuracy and answers 7.5× faster.",
-            "student_id": onnx_id,
-            "quality_kept": 0.8333,
-            "speedup": 7.54,
-            "memory_ratio": None,
-            "size_ratio": None,
-        },
-    }
+        }
+    )
+
+
+def escape(text: str) -> str:
+    """``text`` as autoescaping Jinja2 (the report's template) writes it into a page."""
+    return Environment(autoescape=True).from_string("{{ text }}").render(text=text)
 
 
 OK_NAMES = {"Teacher", "Fine-tuned #11", "ONNX int4 #12"}  # charts show short names: kind and id
@@ -214,8 +226,8 @@ def test_latency_box_uses_the_timed_answers_when_there_are_some():
     assert boxes["Teacher"] == [900.0, 910.0]  # the batched 5 s answer is not a user's latency
     assert boxes["ONNX int4 #12"] == [110.0, 130.0]
     ev = evaluation()
-    for s in ev["variants"][2]["samples"]:
-        s["timed"] = False
+    for s in ev.variants[2].samples:
+        s.timed = False
     untimed = charts.latency_box(ev)
     assert sorted(next(t for t in untimed.data if t.name == "ONNX int4 #12").y) == [110, 125, 130, 140]
 
@@ -236,11 +248,13 @@ def test_cost_bars_share_the_variant_names_and_show_missing_values_as_na():
     [
         [],
         [{"id": 1, "name": "only failed", "status": "failed", "error": "x", "metrics": None, "samples": []}],
-        [{"id": 2, "name": "no numbers", "status": "ok", "metrics": metrics(), "samples": [{"latency_ms": None}]}],
+        [{"id": 2, "name": "no numbers", "status": "ok", "metrics": metrics(), "samples": [NOT_TIMED]}],
     ],
 )
 def test_every_chart_says_why_it_is_empty_instead_of_failing(variants):
-    ev = {"primary_metric": "rouge_l", "variants": variants, "pareto": [], "pareto_latency": []}
+    ev = EvaluationResult.model_validate(
+        {"dataset_id": 1, "rows": 1, "primary_metric": "rouge_l", "variants": variants, "pareto": []}
+    )
     for name, fig in charts.all_charts(ev):
         assert len(fig.data) == 0, name
         assert ": no " in fig.layout.title.text, (name, fig.layout.title.text)
@@ -272,11 +286,11 @@ def test_the_report_is_one_self_contained_page_with_every_part():
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "support-router" in page and "Route support messages" in page
     ev = evaluation()
-    assert ev["headline"]["sentence"].replace("'", "&#x27;") in page
-    assert "Reference case study" in page and REFERENCE_CASE.replace("'", "&#x27;") in page
-    assert ev["recommendation"]["sentence"] in page
-    for v in ev["variants"]:
-        assert f">{v['name'].replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}<" in page
+    assert escape(ev.headline.sentence) in page
+    assert "Reference case study" in page and escape(REFERENCE_CASE) in page
+    assert ev.recommendation.sentence in page
+    for v in ev.variants:
+        assert f">{escape(v.name)}<" in page
     assert "&lt;r=16&gt; &amp; co" in page and "<r=16>" not in page  # escaped, never markup
     assert "The endpoint did not answer" in page  # the failed variant says why
     assert "75.0%" in page and "8.2" in page  # table cells formatted
@@ -292,13 +306,99 @@ def test_the_report_is_one_self_contained_page_with_every_part():
     assert "<b>Teacher's answer</b><pre>billing</pre>" in page[worst:]
 
 
+def attack(where: str) -> str:
+    """Markup that would run, or break out of an attribute, if the report let it through; named by its field."""
+    return f"<script>alert('{where}')</script><img src=x onerror=\"alert('{where}')\">'\"><b>{where}</b>"
+
+
+def test_no_text_of_the_operator_or_a_model_becomes_markup_in_the_report():
+    ev = evaluation()
+    for v in ev.variants:
+        v.name, v.precision = attack(f"name {v.id}"), attack(f"precision {v.id}")
+    ev.variants[3].error = attack("error")
+    for v in (ev.variants[0], ev.variants[2]):  # the teacher's and the shown (recommended) model's answers
+        for s in v.samples:
+            s.prompt, s.reference = attack(f"prompt {s.row}"), attack(f"reference {s.row}")
+            s.label, s.predicted_label = attack(f"label {s.row}"), attack(f"predicted {s.row}")
+            s.answer = attack(f"answer {v.id} {s.row}")
+            s.judge_score, s.judge_reason = 5.0, attack(f"judge {v.id} {s.row}")
+    ev.labels = [attack("labels")]
+    ev.recommendation.sentence, ev.headline.sentence = attack("recommendation"), attack("headline")
+    steps = [
+        {**step, "name": attack(f"step {i}"), "settings": {attack(f"key {i}"): attack(f"value {i}")}}
+        for i, step in enumerate(LINEAGE)
+    ]
+    project = Project(name=attack("project"), goal=attack("goal"))
+
+    page = render_report(ev, project=project, lineage=steps)
+
+    shown = [
+        "project",
+        "goal",
+        "error",
+        "recommendation",
+        "headline",
+        *(f"name {v.id}" for v in ev.variants),
+        *(f"precision {v.id}" for v in ev.variants),
+        *(f"{what} {row}" for what in ("prompt", "reference", "label", "predicted") for row in range(4)),
+        *(f"answer 12 {row}" for row in range(4)),
+        "answer teacher 3",  # beside the worst answer, on the same row
+        *(f"judge 12 {row}" for row in range(4)),
+        *(f"step {i}" for i in range(len(LINEAGE))),
+        *(f"key {i}" for i in range(len(LINEAGE))),
+        *(f"value {i}" for i in range(len(LINEAGE))),
+    ]
+    for where in shown:
+        assert escape(attack(where)) in page, where  # shown, as text
+    assert "<script>alert" not in page and "<img" not in page and 'onerror="' not in page
+    assert not re.search("<b>(?:" + "|".join(map(re.escape, shown)) + ")</b>", page)
+    clean = render_report(evaluation(), project=Project(name="p", goal="g"), lineage=LINEAGE)
+    assert page.count("<script") == clean.count("<script")  # only plotly's own
+    no_external_loads(page)
+
+
 def test_the_report_copes_with_no_headline_no_lineage_and_no_project():
     ev = evaluation()
-    ev["headline"] = ev["recommendation"] = None
+    ev.headline = ev.recommendation = None
     page = render_report(ev, project=None, lineage=[])
     assert "No headline" in page and "No recorded lineage" in page
     assert "<h2>Recommendation</h2>" not in page
     no_external_loads(page)
+
+
+BEFORE = Path(__file__).parent / "fixtures" / "evaluation_before_model.json"
+
+
+def test_an_evaluation_stored_before_the_typed_model_loads_and_reports(tmp_path):
+    """evaluation.json as the code before the typed model wrote it (`slmops eval --out` on the tiny models, cut to
+    two rows, with a row that got no answer and a variant that failed, in the shapes that code wrote them)."""
+    from slmops_engine.evaluate.runner import load_evaluation
+    from slmops_engine.evaluate.views import filter_samples
+    from slmops_engine.models import Job, JobStatus
+
+    stored = tmp_path / "evaluation.json"
+    stored.write_text(BEFORE.read_text())
+    with session_scope() as s:
+        job = Job(kind="evaluate", status=JobStatus.succeeded, result={"evaluation_path": str(stored)})
+        s.add(job)
+
+    ev = load_evaluation(job.id)
+
+    assert isinstance(ev, EvaluationResult) and ev.primary_metric == "label_accuracy" and ev.rows == 8
+    assert [v.id for v in ev.variants] == ["teacher", 1, 2, "deployment:3"]  # ids keep their types
+    teacher, base, onnx, failed = ev.variants
+    assert teacher.metrics.label_accuracy == 1.0 and teacher.metric("label_accuracy") == 1.0
+    assert base.metrics.perplexity > 1 and base.metrics.answered == 8 and teacher.metrics.perplexity is None
+    assert onnx.samples[1].answer is None and onnx.samples[1].error == "not answered"
+    assert onnx.samples[1].latency_ms is None and onnx.samples[1].timed is None  # keys it never had
+    assert not failed.ok and failed.metrics.answered is None and failed.samples == []
+    assert ev.recommendation.id == 2 and ev.headline.student_id == 2 and ev.pareto == [2]
+    # nothing lost or changed: read back, the stored keys and values are what was written
+    assert ev.model_dump(mode="json", exclude_unset=True) == json.loads(BEFORE.read_text())
+    # and every reader takes it
+    page = render_report(ev, project="router", lineage=lineage_of(ev))
+    assert escape(ev.headline.sentence) in page and "Deployment 3 does not exist" in page
+    assert len(charts.all_charts(ev)) == 5 and len(filter_samples(ev, "all")) == 2
 
 
 # --- lineage and export -------------------------------------------------------------------------------------
@@ -423,7 +523,7 @@ def test_lineage_of_walks_data_models_and_deployments_of_the_recommended_variant
     assert by_step["Deployment"]["settings"] == {"temperature": 0.2, "top_p": 0.9}
     assert by_step["Evaluation data"]["name"] == "Support tickets (split)"
     # no recommendation: the best-scoring student with a database id (the fine-tuned one, 86%)
-    ev = evaluation(db["onnx"].id, db["ft"].id, db["split"].id) | {"recommendation": None}
+    ev = evaluation(db["onnx"].id, db["ft"].id, db["split"].id).model_copy(update={"recommendation": None})
     assert [s["step"] for s in lineage_of(ev)][-2:] == ["Fine-tune", "Evaluation data"]
 
 
@@ -462,9 +562,9 @@ def test_export_bundle_holds_the_model_its_foundry_metadata_a_model_card_and_the
     assert "Support tickets (answered)" in card and "prompted-smollm2" in card  # training data from the lineage
     assert "lora_r: 16" in card and "int4_block_size: 32" in card  # settings
     assert "| Label accuracy | 75.0% |" in card and "| Size | 80.0 MB |" in card  # this variant's results
-    assert ev["recommendation"]["sentence"] in card
+    assert ev.recommendation.sentence in card
     assert "## Intended use" in card and "## Limits" in card and "route support messages" in card
-    assert ev["headline"]["sentence"].replace("'", "&#x27;") in report and "support-router" in report
+    assert escape(ev.headline.sentence) in report and "support-router" in report
     no_external_loads(report)
 
 

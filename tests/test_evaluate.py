@@ -174,7 +174,7 @@ def test_kill_then_retry_resumes_without_answering_twice(supervisor, tmp_path):
     assert len(srv.requests) - asked == TEST_ROWS - len(kept)  # only the missing rows were asked
     assert {s.key: s.id for s in _samples() if s.key in kept} == kept
     ev = load_evaluation(job.id)
-    assert ev["variants"][0]["metrics"]["answered"] == TEST_ROWS
+    assert ev.variants[0].metrics.answered == TEST_ROWS
     assert get_job(job.id).result["variants"][0]["metrics"]["label_accuracy"] == 1.0
 
 

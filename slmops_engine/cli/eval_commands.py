@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ..db import init_db
+from ..evaluate.result import EvaluationResult
 
 
 def add_parser(sub) -> None:
@@ -72,37 +73,37 @@ def variants_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_comparison(ev: dict) -> None:
-    metric = ev["primary_metric"]
-    print(f"{ev['rows']} rows of dataset {ev['dataset_id']} ({ev['split']}); main measure: {metric}")
+def _print_comparison(ev: EvaluationResult) -> None:
+    metric = ev.primary_metric
+    print(f"{ev.rows} rows of dataset {ev.dataset_id} ({ev.split}); main measure: {metric}")
     heads = f"{metric:>14} {'rouge_l':>8} {'p50 ms':>8} {'tok/s':>7} {'peak MB':>8} {'size MB':>8}"
     print(f"{'id':<12} {'variant':<44} {heads}")
-    for v in ev["variants"]:
-        if v["status"] != "ok":
-            print(f"{v['id']!s:<12} {v['name'][:44]:<44} failed: {v['error']}")
+    for v in ev.variants:
+        if not v.ok:
+            print(f"{v.id!s:<12} {v.name[:44]:<44} failed: {v.error}")
             continue
-        m = v["metrics"]
+        m = v.metrics
 
         def f(x, fmt):
             return fmt.format(x) if x is not None else "—"
 
         print(
-            f"{v['id']!s:<12} {v['name'][:44]:<44} {f(m.get(metric), '{:.1%}'):>14} {f(m['rouge_l'], '{:.3f}'):>8} "
-            f"{f(m['latency_p50_ms'], '{:.0f}'):>8} {f(m['tokens_per_s'], '{:.0f}'):>7} "
-            f"{f(m['peak_rss_bytes'] and m['peak_rss_bytes'] / 1e6, '{:.0f}'):>8} "
-            f"{f(m['size_bytes'] and m['size_bytes'] / 1e6, '{:.1f}'):>8}"
+            f"{v.id!s:<12} {v.name[:44]:<44} {f(v.metric(metric), '{:.1%}'):>14} {f(m.rouge_l, '{:.3f}'):>8} "
+            f"{f(m.latency_p50_ms, '{:.0f}'):>8} {f(m.tokens_per_s, '{:.0f}'):>7} "
+            f"{f(m.peak_rss_bytes and m.peak_rss_bytes / 1e6, '{:.0f}'):>8} "
+            f"{f(m.size_bytes and m.size_bytes / 1e6, '{:.1f}'):>8}"
         )
-    if ev.get("headline"):
-        print(ev["headline"]["sentence"])
-    if ev.get("recommendation"):
-        print(ev["recommendation"]["sentence"])
+    if ev.headline:
+        print(ev.headline.sentence)
+    if ev.recommendation:
+        print(ev.recommendation.sentence)
 
 
-def _write(ev: dict, out: Path | None) -> None:
+def _write(ev: EvaluationResult, out: Path | None) -> None:
     if out is None:
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(ev, indent=1), encoding="utf-8")
+    out.write_text(json.dumps(ev.model_dump(mode="json"), indent=1), encoding="utf-8")
     print(f"evaluation written to {out}")
 
 
@@ -146,7 +147,7 @@ def eval_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluation_for(project_id: int, eval_id: int | None) -> dict:
+def _evaluation_for(project_id: int, eval_id: int | None) -> EvaluationResult:
     from ..errors import NotFoundError
     from ..evaluate.runner import load_evaluation
     from ..evaluate.views import latest_finished

@@ -1,4 +1,4 @@
-"""Plotly figures of an evaluation (the dict described in evaluate/__init__.py), shared by the Evaluate page and
+"""Plotly figures of an evaluation (an EvaluationResult), shared by the Evaluate page and
 the HTML report. Failed variants are left out; a chart with nothing to show says so in its title."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import ConfigError
-from .labels import SHARES, colors, label, metric, ok_variants
+from .labels import SHARES, colors, label
 from .labels import short_name as name_of
+from .result import EvaluationResult, VariantResult
 
 MB = 1e6
 TRADEOFF_AXES = {"size_bytes": "Size (MB)", "latency_p50_ms": "Latency p50 (ms)"}
@@ -38,20 +39,20 @@ def _scale(name: str, value: float | None) -> float | None:
     return None if value is None else value * 100 if name in SHARES else value
 
 
-def default_metrics(ev: dict) -> list[str]:
+def default_metrics(ev: EvaluationResult) -> list[str]:
     """The primary metric, then every other quality measure that some variant has."""
-    primary = ev.get("primary_metric") or "rouge_l"
-    found = [m for m in (*SHARES, "judge_score") if any(metric(v, m) is not None for v in ok_variants(ev))]
+    primary = ev.primary_metric
+    found = [m for m in (*SHARES, "judge_score") if any(v.metric(m) is not None for v in ev.ok_variants)]
     return [primary, *[m for m in found if m != primary]]
 
 
-def metric_bars(ev: dict, metrics: Sequence[str] | None = None) -> go.Figure:
+def metric_bars(ev: EvaluationResult, metrics: Sequence[str] | None = None) -> go.Figure:
     """Grouped bars: one group per metric, one bar (and colour) per variant; quality shares in %. A measure on
     another scale (the judge's 1–10) gets its own panel."""
     title = "Quality per variant"
-    variants = ok_variants(ev)
+    variants = ev.ok_variants
     wanted = list(metrics) if metrics is not None else default_metrics(ev)
-    wanted = [m for m in wanted if any(metric(v, m) is not None for v in variants)]
+    wanted = [m for m in wanted if any(v.metric(m) is not None for v in variants)]
     if not variants or not wanted:
         return _empty(title, "no variant has a quality score")
     shares = [m for m in wanted if m in SHARES]
@@ -61,14 +62,14 @@ def metric_bars(ev: dict, metrics: Sequence[str] | None = None) -> go.Figure:
     palette = colors(ev)
     for col, panel in enumerate(panels, start=1):
         for v in variants:
-            ys = [_scale(m, metric(v, m)) for m in panel]
+            ys = [_scale(m, v.metric(m)) for m in panel]
             fig.add_bar(
                 x=[label(m) for m in panel],
                 y=ys,
                 name=name_of(v),
                 legendgroup=name_of(v),
                 showlegend=col == 1,
-                marker_color=palette[str(v.get("id"))],
+                marker_color=palette[str(v.id)],
                 text=[("" if y is None else f"{y:.0f}" if panel is shares else f"{y:.1f}") for y in ys],
                 textposition="outside",
                 row=1,
@@ -84,18 +85,18 @@ def _front(ids: Sequence) -> set[str]:
     return {str(i) for i in ids or []}
 
 
-def tradeoff(ev: dict, x: str = "size_bytes") -> go.Figure:
+def tradeoff(ev: EvaluationResult, x: str = "size_bytes") -> go.Figure:
     """Quality (the primary metric) against size (MB) or latency: one labelled point per variant; the Pareto front
     (no other variant is both better and smaller/faster) is highlighted and joined by a line."""
     if x not in TRADEOFF_AXES:
         raise ConfigError(f"No trade-off chart against '{x}'", f"Use one of: {', '.join(TRADEOFF_AXES)}.")
-    primary = ev.get("primary_metric") or "rouge_l"
+    primary = ev.primary_metric
     what = "size" if x == "size_bytes" else "latency"
     title = f"{label(primary)} vs {what}"
-    front = _front(ev.get("pareto") if x == "size_bytes" else ev.get("pareto_latency"))
+    front = _front(ev.pareto if x == "size_bytes" else ev.pareto_latency)
     points, left_out = [], []
-    for v in ok_variants(ev):
-        xv, yv = metric(v, x), metric(v, primary)
+    for v in ev.ok_variants:
+        xv, yv = v.metric(x), v.metric(primary)
         if xv is None or yv is None:
             left_out.append(name_of(v))
             continue
@@ -105,7 +106,7 @@ def tradeoff(ev: dict, x: str = "size_bytes") -> go.Figure:
     if not points:
         return _empty(title, f"no variant has both {label(primary)} and {what}")
     palette = colors(ev)
-    on_front = sorted((p for p in points if str(p[2].get("id")) in front), key=lambda p: p[0])
+    on_front = sorted((p for p in points if str(p[2].id) in front), key=lambda p: p[0])
     fig = go.Figure()
     if on_front:
         fig.add_scatter(
@@ -117,7 +118,7 @@ def tradeoff(ev: dict, x: str = "size_bytes") -> go.Figure:
             hoverinfo="skip",
         )
     for xv, yv, v in points:
-        best = str(v.get("id")) in front
+        best = str(v.id) in front
         fig.add_scatter(
             x=[xv],
             y=[yv],
@@ -126,7 +127,7 @@ def tradeoff(ev: dict, x: str = "size_bytes") -> go.Figure:
             text=[name_of(v)],
             textposition="top center",
             marker={
-                "color": palette[str(v.get("id"))],
+                "color": palette[str(v.id)],
                 "size": 16 if best else 10,
                 "symbol": "star" if best else "circle",
                 "line": {"color": "#111827", "width": 1.5 if best else 0},
@@ -143,19 +144,19 @@ def tradeoff(ev: dict, x: str = "size_bytes") -> go.Figure:
     return fig
 
 
-def _latencies(v: dict) -> tuple[list[float], bool]:
+def _latencies(v: VariantResult) -> tuple[list[float], bool]:
     """The variant's answer latencies: only the timed ones (answered one at a time) when there are any."""
-    samples = [s for s in v.get("samples") or [] if isinstance(s.get("latency_ms"), (int, float))]
-    timed = [s for s in samples if s.get("timed") is True]
-    return [float(s["latency_ms"]) for s in (timed or samples)], bool(timed)
+    samples = [s for s in v.samples if s.latency_ms is not None]
+    timed = [s for s in samples if s.timed is True]
+    return [s.latency_ms for s in (timed or samples)], bool(timed)
 
 
-def latency_box(ev: dict) -> go.Figure:
+def latency_box(ev: EvaluationResult) -> go.Figure:
     """The spread of answer latency per variant (a box with every answer as a point)."""
     title = "Latency per answer"
     palette = colors(ev)
     fig, any_timed, shown = go.Figure(), False, 0
-    for v in ok_variants(ev):
+    for v in ev.ok_variants:
         values, timed = _latencies(v)
         if not values:
             continue
@@ -164,7 +165,7 @@ def latency_box(ev: dict) -> go.Figure:
         fig.add_box(
             y=values,
             name=name_of(v),
-            marker_color=palette[str(v.get("id"))],
+            marker_color=palette[str(v.id)],
             boxpoints="all",
             jitter=0.4,
             pointpos=0,
@@ -184,22 +185,22 @@ COST_PANELS = (
 )
 
 
-def cost_bars(ev: dict) -> go.Figure:
+def cost_bars(ev: EvaluationResult) -> go.Figure:
     """Size, peak memory and speed side by side: horizontal bars sharing the variant names."""
     title = "What each variant costs to run"
-    variants = [v for v in ok_variants(ev) if any(metric(v, m) is not None for m, _, _ in COST_PANELS)]
+    variants = [v for v in ev.ok_variants if any(v.metric(m) is not None for m, _, _ in COST_PANELS)]
     if not variants:
         return _empty(title, "no size, memory or speed was measured")
     palette = colors(ev)
     names = [name_of(v) for v in variants]
     fig = make_subplots(rows=1, cols=len(COST_PANELS), shared_yaxes=True, subplot_titles=[t for _, t, _ in COST_PANELS])
     for col, (m, _, div) in enumerate(COST_PANELS, start=1):
-        xs = [None if metric(v, m) is None else metric(v, m) / div for v in variants]
+        xs = [None if v.metric(m) is None else v.metric(m) / div for v in variants]
         fig.add_bar(
             x=xs,
             y=names,
             orientation="h",
-            marker_color=[palette[str(v.get("id"))] for v in variants],
+            marker_color=[palette[str(v.id)] for v in variants],
             text=["n/a" if x is None else f"{x:,.1f}" for x in xs],
             textposition="auto",
             showlegend=False,
@@ -211,7 +212,7 @@ def cost_bars(ev: dict) -> go.Figure:
     return fig
 
 
-def all_charts(ev: dict) -> list[tuple[str, go.Figure]]:
+def all_charts(ev: EvaluationResult) -> list[tuple[str, go.Figure]]:
     """Every chart of an evaluation, keyed by a short name (the report's order)."""
     return [
         ("quality", metric_bars(ev)),

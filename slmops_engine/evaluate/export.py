@@ -17,9 +17,10 @@ from ..errors import ConfigError
 from ..models import Deployment, ModelVariant, Project
 from ..serving.placement import PUBLISHER, VERSION, check_servable, model_id, model_name
 from ..serving.templates import derive, to_chat_template, validate
-from .labels import TABLE_ORDER, fmt, label, metric
+from .labels import TABLE_ORDER, fmt, label
 from .labels import size as fmt_size
 from .lineage import MODEL_STEPS, base_model, model_chain, variant_lineage
+from .result import EvaluationResult
 
 STORED = {".onnx", ".data", ".bin", ".safetensors"}  # weights barely compress: store them, save the time
 DATA_STEPS = ("Dataset", "Split", "Teacher answers", "Review")
@@ -62,32 +63,32 @@ def _steps(steps: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _evaluation(v: ModelVariant, evaluation: dict | None) -> str:
-    if not evaluation:
+def _evaluation(v: ModelVariant, evaluation: EvaluationResult | None) -> str:
+    if evaluation is None:
         return "Not evaluated in this bundle: compare it on the Evaluate page and export again to include results."
-    rows = [
-        r for r in evaluation.get("variants") or [] if r.get("status") == "ok" and str(r.get("variant_id")) == str(v.id)
-    ]
+    rows = [r for r in evaluation.ok_variants if r.variant_id == v.id]
     # the model itself first; a deployment of it (id 'deployment:N') measured the same weights through Foundry Local
-    row = next((r for r in rows if str(r.get("id")) == str(v.id)), rows[0] if rows else None)
+    row = next((r for r in rows if r.is_ref(v.id)), rows[0] if rows else None)
     if row is None:
         return "This model was not among the variants of the evaluation that came with it."
     where = (
-        f"On {evaluation.get('rows', '?')} held-out rows (the {evaluation.get('split', 'test')} part of dataset "
-        f"{evaluation.get('dataset_id', '?')}), answered by {row.get('name')}:"
+        f"On {evaluation.rows} held-out rows (the {evaluation.split} part of dataset "
+        f"{evaluation.dataset_id}), answered by {row.name}:"
     )
     table = ["| Measure | Value |", "|---|---|"] + [
-        f"| {_md(label(m))} | {_md(fmt(m, metric(row, m)))} |" for m in TABLE_ORDER if metric(row, m) is not None
+        f"| {_md(label(m))} | {_md(fmt(m, row.metric(m)))} |" for m in TABLE_ORDER if row.metric(m) is not None
     ]
+    rec, head = evaluation.recommendation, evaluation.headline
     said = [
-        (evaluation.get(k) or {}).get("sentence")
-        for k, ref in (("recommendation", "id"), ("headline", "student_id"))
-        if str((evaluation.get(k) or {}).get(ref)) == str(row.get("id"))
+        *([rec.sentence] if rec is not None and row.is_ref(rec.id) else []),
+        *([head.sentence] if head is not None and row.is_ref(head.student_id) else []),
     ]
     return "\n".join([where, "", *table, "", *[f"> {s}" for s in said if s]])
 
 
-def model_card(v: ModelVariant, *, project: Project | None, steps: list[dict], evaluation: dict | None) -> str:
+def model_card(
+    v: ModelVariant, *, project: Project | None, steps: list[dict], evaluation: EvaluationResult | None
+) -> str:
     """MODEL_CARD.md: what the model is, where it comes from, how it was made and measured, what it is for."""
     chain = model_chain(v.id)
     base = next((m for m in chain if m.stage == "import"), None)
@@ -155,8 +156,8 @@ license terms; answers written by a teacher model may also carry the teacher pro
 """
 
 
-def _project(v: ModelVariant, evaluation: dict | None) -> Project | None:
-    pid = v.project_id if v.project_id is not None else (evaluation or {}).get("project_id")
+def _project(v: ModelVariant, evaluation: EvaluationResult | None) -> Project | None:
+    pid = v.project_id if v.project_id is not None else (evaluation.project_id if evaluation is not None else None)
     if pid is None:
         return None
     with session_scope() as s:
@@ -176,7 +177,7 @@ def _write(zf: zipfile.ZipFile, src: Path, v: ModelVariant, template: dict, cust
         zf.writestr("model/chat_template.jinja", to_chat_template(template))
 
 
-def export_bundle(variant_id: int, out: Path, *, evaluation: dict | None = None) -> Path:
+def export_bundle(variant_id: int, out: Path, *, evaluation: EvaluationResult | None = None) -> Path:
     """Zip an ONNX model variant for hand-over; ``out`` is the zip's path, or a folder to put it in. Returns the
     zip's path. Nothing half-written is ever left under that name."""
     v = onnx_variant(variant_id)
@@ -186,7 +187,7 @@ def export_bundle(variant_id: int, out: Path, *, evaluation: dict | None = None)
     target = out / f"{model_name(v.id, v.name)}.zip" if out.is_dir() else out
     target.parent.mkdir(parents=True, exist_ok=True)
     project = _project(v, evaluation)
-    steps = variant_lineage(v.id, eval_dataset_id=(evaluation or {}).get("dataset_id"))
+    steps = variant_lineage(v.id, eval_dataset_id=evaluation.dataset_id if evaluation is not None else None)
     card = model_card(v, project=project, steps=steps, evaluation=evaluation)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(fd)
@@ -196,7 +197,7 @@ def export_bundle(variant_id: int, out: Path, *, evaluation: dict | None = None)
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             _write(zf, src, v, template, custom)
             zf.writestr("MODEL_CARD.md", card)
-            if evaluation:
+            if evaluation is not None:
                 from .report import render_report
 
                 zf.writestr("report.html", render_report(evaluation, project=project, lineage=steps))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .result import EvaluationResult, VariantResult
+
 # Quality measured as a share (0–1): shown as a percentage.
 SHARES = ("label_accuracy", "rouge_l", "token_f1", "exact_match", "bleu", "chrf")
 LABELS: dict[str, str] = {
@@ -62,22 +64,9 @@ def size(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:,.2f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:,.1f} MB"
 
 
-def is_teacher(v: dict) -> bool:
-    return v.get("id") == "teacher" or v.get("kind") == "teacher"
-
-
-def ok_variants(ev: dict) -> list[dict]:
-    """The variants that answered (a failed one has no numbers to compare)."""
-    return [v for v in ev.get("variants") or [] if v.get("status", "ok") != "failed"]
-
-
-def name_of(v: dict) -> str:
-    return str(v.get("name") or v.get("id"))
-
-
-def short_name(v: dict) -> str:
+def short_name(v: VariantResult) -> str:
     """A name that fits a chart's legend and points: what the variant is, and its id ('ONNX int4 #3')."""
-    kind, vid, precision = v.get("kind"), v.get("id"), v.get("precision") or ""
+    kind, vid, precision = v.kind, v.id, v.precision or ""
     if kind == "teacher":
         return "Teacher"
     if kind == "base":
@@ -90,21 +79,16 @@ def short_name(v: dict) -> str:
         return f"Adapter {str(vid).partition(':')[2]} #{str(vid).partition(':')[0]}"
     if kind == "deployment":
         return f"Deployed {precision} #{str(vid).partition(':')[2]}".replace("  ", " ")
-    return name_of(v)
+    return v.display_name
 
 
-def colors(ev: dict) -> dict[str, str]:
+def colors(ev: EvaluationResult) -> dict[str, str]:
     """One colour per variant (keyed by str(id)), stable across charts; the teacher is grey."""
     out, i = {}, 0
-    for v in ev.get("variants") or []:
-        if is_teacher(v):
-            out[str(v.get("id"))] = TEACHER_COLOR
+    for v in ev.variants:
+        if v.is_teacher:
+            out[str(v.id)] = TEACHER_COLOR
         else:
-            out[str(v.get("id"))] = PALETTE[i % len(PALETTE)]
+            out[str(v.id)] = PALETTE[i % len(PALETTE)]
             i += 1
     return out
-
-
-def metric(v: dict, name: str) -> float | None:
-    value = (v.get("metrics") or {}).get(name)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -16,6 +16,7 @@ from ..db import session_scope
 from ..errors import SlmopsError
 from ..models import Dataset, Deployment, ModelVariant
 from .labels import size as fmt_size
+from .result import EvaluationResult
 
 DATA_STEPS = {
     "upload": "Dataset",
@@ -178,26 +179,19 @@ def variant_lineage(variant_id: int, *, eval_dataset_id: int | None = None) -> l
     return steps
 
 
-def chosen_variant(ev: dict) -> int | None:
+def chosen_variant(ev: EvaluationResult) -> int | None:
     """The recommended variant's database id, else the best-scoring student's that has one."""
-    rec = ev.get("recommendation") or {}
-    if rec.get("variant_id") is not None:
-        return int(rec["variant_id"])
-    primary = ev.get("primary_metric") or "rouge_l"
-    scored = [
-        v
-        for v in ev.get("variants") or []
-        if v.get("status", "ok") == "ok"
-        and v.get("variant_id") is not None
-        and (v.get("metrics") or {}).get(primary) is not None
-    ]
-    best = max(scored, key=lambda v: v["metrics"][primary], default=None)
-    return int(best["variant_id"]) if best else None
+    if ev.recommendation is not None and ev.recommendation.variant_id is not None:
+        return ev.recommendation.variant_id
+    primary = ev.primary_metric
+    scored = [v for v in ev.ok_variants if v.variant_id is not None and v.metric(primary) is not None]
+    best = max(scored, key=lambda v: v.metric(primary), default=None)
+    return best.variant_id if best else None
 
 
-def lineage_of(ev: dict) -> list[dict]:
+def lineage_of(ev: EvaluationResult) -> list[dict]:
     """The lineage of the evaluation's recommended (or best) variant; empty when no variant of the database won."""
     variant_id = chosen_variant(ev)
     if variant_id is None:
         return []
-    return variant_lineage(variant_id, eval_dataset_id=ev.get("dataset_id"))
+    return variant_lineage(variant_id, eval_dataset_id=ev.dataset_id)

@@ -16,6 +16,7 @@ from ..stage_api import Reporter
 from ..teaching import answer_tokens, task_labels
 from . import summary
 from .config import TEACHER, EvalConfig
+from .result import EvaluationResult, VariantResult
 from .samples import count_stored, forget_failed, stored
 from .targets import Target, resolve, sample_key, teacher_target
 
@@ -186,6 +187,8 @@ def _judge(cfg: EvalConfig, targets: list[Target], rows: list[dict], all_items: 
 
 
 def evaluate(cfg: EvalConfig, reporter: Reporter, job_id: int | None = None) -> dict:
+    """Run the comparison; returns the job's result (JSON): the evaluation without its samples, and the path of
+    evaluation.json, which holds the whole EvaluationResult."""
     rows = load_rows(cfg)
     train = train_rows(cfg)
     labels = labels_of(rows, train)
@@ -246,20 +249,20 @@ def evaluate(cfg: EvalConfig, reporter: Reporter, job_id: int | None = None) -> 
     progress.publish(force=True)
     reporter.progress(0.97, "Scoring the answers")
     ev = build_evaluation(cfg, rows, labels, targets, all_items, failures, job_id)
-    if all(v["status"] == "failed" for v in ev["variants"]):
+    if not ev.ok_variants:
         first = next(iter(failures.values()))
         raise SlmopsError(f"No variant could be evaluated: {first}", "Fix the first problem and retry the job.")
     out = (reporter.run_dir or get_settings().runs_dir) / "evaluation.json"
-    out.write_text(json.dumps(ev, indent=1), encoding="utf-8")
-    reporter.progress(1.0, ev["recommendation"]["sentence"] if ev["recommendation"] else "Evaluation ready")
+    out.write_text(json.dumps(ev.model_dump(mode="json"), indent=1), encoding="utf-8")
+    reporter.progress(1.0, ev.recommendation.sentence if ev.recommendation else "Evaluation ready")
+    # The job's result (a JSON column): the comparison without the answers, and where the whole of it lies.
     return {
         "evaluation_path": str(out),
-        **{k: v for k, v in ev.items() if k != "variants"},
-        "variants": [{k: v for k, v in var.items() if k != "samples"} for var in ev["variants"]],
+        **ev.model_dump(mode="json", exclude={"variants": {"__all__": {"samples"}}}),
     }
 
 
-def build_evaluation(cfg, rows, labels, targets, all_items, failures, job_id) -> dict:
+def build_evaluation(cfg, rows, labels, targets, all_items, failures, job_id) -> EvaluationResult:
     metric = summary.primary_metric(labels)
     variants = []
     by_ref = {t.ref: t for t in targets}
@@ -275,7 +278,7 @@ def build_evaluation(cfg, rows, labels, targets, all_items, failures, job_id) ->
             "parent_id": t.parent_id if t else None,
         }
         if t is None or ref in failures:
-            variants.append({**head, "status": "failed", "error": failures.get(ref), "metrics": {}, "samples": []})
+            variants.append(VariantResult(**head, status="failed", error=failures.get(ref)))
             continue
         have = stored([it["key"] for it in all_items[ref]])
         samples = [
@@ -283,36 +286,34 @@ def build_evaluation(cfg, rows, labels, targets, all_items, failures, job_id) ->
         ]
         prices = (cfg.price_input_per_1k, cfg.price_output_per_1k) if t.kind == "teacher" and not t.local else (0, 0)
         mets = summary.variant_metrics(samples, labels=labels, size_bytes=t.size_bytes, prices=prices)
-        variants.append(
-            {**head, "status": "ok", "error": None, "metrics": mets, "samples": summary.public_samples(samples)}
-        )
+        variants.append(VariantResult(**head, status="ok", metrics=mets, samples=samples))
     pareto, pareto_latency = summary.fronts(variants, metric)
     rec = summary.recommend(variants, metric, cfg.quality_tolerance)
-    return {
-        "job_id": job_id,
-        "project_id": cfg.project_id,
-        "dataset_id": cfg.dataset_id,
-        "split": cfg.split,
-        "rows": len(rows),
-        "labels": labels,
-        "primary_metric": metric,
-        "variants": variants,
-        "pareto": pareto,
-        "pareto_latency": pareto_latency,
-        "recommendation": rec,
-        "headline": summary.headline(variants, metric, rec["id"] if rec else None),
-    }
+    return EvaluationResult(
+        job_id=job_id,
+        project_id=cfg.project_id,
+        dataset_id=cfg.dataset_id,
+        split=cfg.split,
+        rows=len(rows),
+        labels=labels,
+        primary_metric=metric,
+        variants=variants,
+        pareto=pareto,
+        pareto_latency=pareto_latency,
+        recommendation=rec,
+        headline=summary.headline(variants, metric, rec.id if rec else None),
+    )
 
 
-def load_evaluation(job_id: int) -> dict:
-    """The full evaluation (with every sample) a finished job wrote."""
+def load_evaluation(job_id: int) -> EvaluationResult:
+    """The full evaluation (with every sample) a finished job wrote; results stored by earlier versions load too."""
     from ..jobs import get_job
 
     job = get_job(job_id)
     path = (job.result or {}).get("evaluation_path")
     if job.kind != "evaluate" or not path or not Path(path).exists():
         raise DataError(f"Job {job_id} has no evaluation", "Evaluations are listed on the Evaluate page.")
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return EvaluationResult.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 __all__ = ["TEACHER", "evaluate", "load_evaluation", "load_rows"]

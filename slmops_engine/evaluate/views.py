@@ -3,12 +3,15 @@ past evaluations, and the per-sample filters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import col, select
 
 from ..db import session_scope
 from ..models import Dataset, Deployment, DeploymentStatus, Job, JobStatus
 from .config import TEACHER
 from .labels import short_name
+from .result import EvaluationResult, SampleResult
 
 
 def variant_rows(project_id: int | None) -> list[dict]:
@@ -102,34 +105,43 @@ def latest_finished(project_id: int) -> Job | None:
     return next((j for j in evaluation_jobs(project_id) if j.status == JobStatus.succeeded), None)
 
 
-def filter_samples(ev: dict, mode: str) -> list[dict]:
-    """Rows side by side: {row, prompt, reference, label, answers: {short variant name: sample}} filtered by
-    'all', 'disagree' (the variants give different answers) or 'wrong' (some variant's label is wrong)."""
-    ok = [v for v in ev["variants"] if v["status"] == "ok"]
+@dataclass
+class ComparedRow:
+    """One held-out row with every variant's answer to it, keyed by the variant's short name."""
+
+    row: int
+    prompt: str
+    reference: str
+    label: str | None
+    answers: dict[str, SampleResult]
+
+
+def filter_samples(ev: EvaluationResult, mode: str) -> list[ComparedRow]:
+    """Rows side by side, filtered by 'all', 'disagree' (the variants give different answers) or 'wrong' (some
+    variant's label is wrong)."""
+    ok = [v for v in ev.variants if v.ok]
     if not ok:
         return []
     out = []
-    for i, first in enumerate(ok[0]["samples"]):
-        answers = {short_name(v): v["samples"][i] for v in ok}
-        texts = {(s.get("answer") or "").strip().lower() for s in answers.values()}
-        row = {k: first[k] for k in ("row", "prompt", "reference", "label")} | {"answers": answers}
+    for i, first in enumerate(ok[0].samples):
+        answers = {short_name(v): v.samples[i] for v in ok}
+        texts = {(s.answer or "").strip().lower() for s in answers.values()}
         if mode == "disagree" and len(texts) < 2:
             continue
-        if mode == "wrong" and not any(s.get("correct") is False for s in answers.values()):
+        if mode == "wrong" and not any(s.correct is False for s in answers.values()):
             continue
-        out.append(row)
+        out.append(ComparedRow(first.row, first.prompt, first.reference, first.label, answers))
     return out
 
 
-def sample_rank(s: dict) -> tuple:
+def sample_rank(s: SampleResult) -> tuple:
     """Better answers sort higher: right label first, then ROUGE-L, then the judge; failed answers last."""
-    if s.get("error") or s.get("answer") is None:
+    if s.error or s.answer is None:
         return (-1.0, 0.0, 0.0)
-    correct = s.get("correct")
-    return (float(bool(correct)) if correct is not None else 0.0, s.get("rouge_l") or 0.0, s.get("judge_score") or 0.0)
+    return (float(bool(s.correct)) if s.correct is not None else 0.0, s.rouge_l or 0.0, s.judge_score or 0.0)
 
 
-def best_and_worst(samples: list[dict], n: int = 3) -> tuple[list[dict], list[dict]]:
+def best_and_worst(samples: list[SampleResult], n: int = 3) -> tuple[list[SampleResult], list[SampleResult]]:
     """The n best answers and the n worst of the rest (worst first)."""
     ranked = sorted(samples, key=sample_rank, reverse=True)
     best = ranked[:n]

@@ -242,7 +242,7 @@ def test_first_run_from_a_fresh_home_shows_a_real_gain_in_a_few_clicks(serving, 
     assert not ended, f"workers left as zombies under the supervisor: {ended}"
     [project] = projects.list_projects()
     [evaluation] = [j for j in list_jobs(project.id) if j.kind == "evaluate"]
-    accuracy = {v["kind"]: v["metrics"].get("label_accuracy") for v in load_evaluation(evaluation.id)["variants"]}
+    accuracy = {v.kind: v.metrics.label_accuracy for v in load_evaluation(evaluation.id).variants}
     # The chain's four variants; the distilled int4 student beats the base student by far.
     assert set(accuracy) == {"teacher", "base", "finetune", "onnx"}, accuracy
     assert accuracy["onnx"] >= accuracy["base"] + 0.3, accuracy
