@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from slmops_engine.data import load_dataset_dict
 from slmops_engine.errors import SlmopsError
+from slmops_engine.fields import field_spec, titles
 from slmops_engine.finetune.config import METHOD_LABELS, PRESET_LABELS, FinetuneConfig, apply_preset
 from slmops_engine.finetune.views import ANSWERED_STAGES, kd_teacher_path, resource_estimate
 from slmops_engine.finetune.workload import planned_steps, training_rows
@@ -23,6 +24,7 @@ from slmops_engine.sysinfo import system_info
 from slmops_engine.teachers import TeacherConfig
 
 from .feedback import show_error, show_validation_error
+from .fields import field_widget
 from .format import human_bytes
 from .launch import show_issues, start_button
 
@@ -30,29 +32,7 @@ NO_GPU = (
     "Not available on this machine: QLoRA needs an NVIDIA GPU (CUDA) and none was found. LoRA trains the same adapters."
 )
 
-# Every hyper-parameter of the Advanced section: label, min, max, step, number format (None: a whole number).
-NUMBERS: dict[str, tuple[str, float, float, float, str | None]] = {
-    "epochs": ("Passes over the data (epochs)", 0.1, 100.0, 0.5, "%.1f"),
-    "max_steps": ("Stop after this many steps (0 = use the passes)", 0, 1_000_000, 10, None),
-    "batch_size": ("Examples per step (batch size)", 1, 1024, 1, None),
-    "grad_accum": ("Steps per update (gradient accumulation)", 1, 1024, 1, None),
-    "max_length": ("Longest example (tokens)", 16, 131_072, 64, None),
-    "learning_rate": ("Learning rate", 1e-7, 1.0, 1e-5, "%.1e"),
-    "warmup_ratio": ("Warm-up share", 0.0, 0.99, 0.01, "%.2f"),
-    "weight_decay": ("Weight decay", 0.0, 1.0, 0.01, "%.2f"),
-    "lora_r": ("Adapter rank", 1, 1024, 4, None),
-    "lora_alpha": ("Adapter scaling (alpha)", 1, 4096, 8, None),
-    "lora_dropout": ("Adapter dropout", 0.0, 0.99, 0.01, "%.2f"),
-    "eval_steps": ("Measure validation loss every N steps", 1, 1_000_000, 5, None),
-    "save_steps": ("Keep a checkpoint every N steps", 1, 1_000_000, 5, None),
-    "logging_steps": ("Record the curves every N steps", 1, 10_000, 1, None),
-    "early_stopping_patience": ("Stop early after N checks without progress (0 = off)", 0, 100, 1, None),
-    "seed": ("Seed", 0, 2**31 - 1, 1, None),
-}
-CHOICES: dict[str, tuple[str, list[str]]] = {
-    "scheduler": ("Learning-rate schedule", ["cosine", "linear", "constant", "constant_with_warmup"]),
-    "precision": ("Number format", ["auto", "fp32", "bf16"]),
-}
+# The Advanced section's layout: which settings sit together. Each widget is built from its field in FinetuneConfig.
 GROUPS: dict[str, list[str]] = {
     "How long and how much at once": ["epochs", "max_steps", "batch_size", "grad_accum", "max_length", "precision"],
     "How fast it learns": ["learning_rate", "scheduler", "warmup_ratio", "weight_decay"],
@@ -61,29 +41,17 @@ GROUPS: dict[str, list[str]] = {
 }
 ADVANCED = [name for names in GROUPS.values() for name in names]
 ADAPTER_FIELDS = set(GROUPS["The adapter (LoRA, DoRA, QLoRA)"])
-LABELS: dict[str, str] = {
-    **{name: spec[0] for name, spec in NUMBERS.items()},
-    **{name: spec[0] for name, spec in CHOICES.items()},
-    "target_modules": "Layers that get adapters",
-    "dataset_id": "Training data",
-    "method": "Method",
-    "kd_teacher_path": "Teacher folder",
-    "kd_temperature": "Temperature",
-    "kd_alpha": "Weight of the teacher's probabilities",
-    "adapter_name": "Adapter name",
-    "output_name": "Name of the new model",
-}
+LABELS = titles(FinetuneConfig)
 
 
 def _help(name: str) -> str:
-    return FinetuneConfig.model_fields[name].description or ""
+    return field_spec(FinetuneConfig, name).help
 
 
 def _cast(name: str, value: Any) -> Any:
     """Session State must hold the type the widget expects (a whole-number input refuses 8.0)."""
-    if name in NUMBERS:
-        return float(value) if NUMBERS[name][4] else int(value)
-    return value
+    kind = field_spec(FinetuneConfig, name).kind
+    return kind(value) if kind in (int, float) else value
 
 
 def _preset_values(k: str) -> dict:
@@ -151,25 +119,24 @@ def pick_dataset(project: Project, datasets: list[Dataset]) -> Dataset:
 
 
 def _method(k: str, has_cuda: bool) -> str:
-    options = list(METHOD_LABELS)
+    options = field_spec(FinetuneConfig, "method").choices
     names = {
-        m: label.split(" — ")[0] + ("" if m != "qlora" or has_cuda else " — not available here")
-        for m, label in METHOD_LABELS.items()
+        m: METHOD_LABELS[m].split(" — ")[0] + ("" if m != "qlora" or has_cuda else " — not available here")
+        for m in options
     }
     captions = [METHOD_LABELS[m].split(" — ", 1)[1] for m in options]
     if not has_cuda:
         captions[options.index("qlora")] = f":red[{NO_GPU}]"
-    method = st.radio(
-        LABELS["method"],
-        options,
+    return field_widget(
+        FinetuneConfig,
+        "method",
+        key=f"{k}_method",
+        widget="radio",
         format_func=names.__getitem__,
         captions=captions,
-        key=f"{k}_method",
         on_change=_on_method,
         args=(k,),
-        help=_help("method"),
     )
-    return method
 
 
 def _preset(k: str) -> None:
@@ -195,29 +162,22 @@ def _advanced(k: str, method: str) -> dict:
             )
             cols = st.columns(3)
             for i, name in enumerate(names):
-                col, key = cols[i % 3], f"{k}_{name}"
                 off = method == "full" and name in ADAPTER_FIELDS
-                if name in NUMBERS:
-                    label, lo, hi, step, fmt = NUMBERS[name]
-                    if fmt is None:
-                        lo, hi, step = int(lo), int(hi), int(step)
-                    values[name] = col.number_input(
-                        label, lo, hi, step=step, format=fmt, key=key, disabled=off, help=_help(name)
-                    )
-                elif name in CHOICES:
-                    values[name] = col.selectbox(CHOICES[name][0], CHOICES[name][1], key=key, help=_help(name))
-                else:
-                    values[name] = col.text_input(LABELS[name], key=key, disabled=off, help=_help(name))
+                values[name] = field_widget(
+                    FinetuneConfig, name, key=f"{k}_{name}", container=cols[i % 3], disabled=off
+                )
     return values
 
 
 def _distillation(k: str, teacher: TeacherConfig | None) -> dict:
     default = kd_teacher_path(teacher)
-    on = st.toggle(
-        "Also learn the teacher's word probabilities (logit distillation)",
+    on = field_widget(
+        FinetuneConfig,
+        "kd",
         key=f"{k}_kd",
+        widget="toggle",
         disabled=default is None,
-        help=_help("kd") + " The student then learns how sure the teacher was of each word, not only its answer.",
+        more_help="The student then learns how sure the teacher was of each word, not only its answer.",
     )
     if default is None:
         st.caption(
@@ -227,15 +187,13 @@ def _distillation(k: str, teacher: TeacherConfig | None) -> dict:
         return {"kd": False}
     if not on:
         return {"kd": False}
-    path = st.text_input(LABELS["kd_teacher_path"], value=default, key=f"{k}_kd_path", help=_help("kd_teacher_path"))
+    path = field_widget(FinetuneConfig, "kd_teacher_path", key=f"{k}_kd_path", value=default)
     c1, c2 = st.columns(2)
     return {
         "kd": True,
         "kd_teacher_path": path.strip() or None,
-        "kd_temperature": c1.number_input(
-            LABELS["kd_temperature"], 0.1, 20.0, 2.0, 0.5, key=f"{k}_kd_t", help=_help("kd_temperature")
-        ),
-        "kd_alpha": c2.slider(LABELS["kd_alpha"], 0.0, 1.0, 0.5, 0.05, key=f"{k}_kd_alpha", help=_help("kd_alpha")),
+        "kd_temperature": field_widget(FinetuneConfig, "kd_temperature", key=f"{k}_kd_t", container=c1),
+        "kd_alpha": field_widget(FinetuneConfig, "kd_alpha", key=f"{k}_kd_alpha", container=c2, widget="slider"),
     }
 
 
@@ -254,19 +212,20 @@ def run_settings(
     values = _advanced(k, method)
     values |= _distillation(k, teacher)
     c1, c2 = st.columns(2)
-    adapter = c1.text_input(
-        LABELS["adapter_name"],
-        value="default",
+    adapter = field_widget(
+        FinetuneConfig,
+        "adapter_name",
         key=f"{k}_adapter",
+        container=c1,
         disabled=method == "full",
-        help=_help("adapter_name") + " Give each adapter a name (e.g. 'billing', 'tone') to train several on one base.",
+        more_help="Give each adapter a name (e.g. 'billing', 'tone') to train several on one base.",
     )
-    name = c2.text_input(
-        LABELS["output_name"],
+    name = field_widget(
+        FinetuneConfig,
+        "output_name",
         key=f"{k}_{ds.id}_name",
-        max_chars=200,
+        container=c2,
         placeholder="Automatic: student · method · data",
-        help=_help("output_name"),
     )
     try:
         return FinetuneConfig(

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from slmops_engine.errors import SlmopsError
+from slmops_engine.fields import titles
 from slmops_engine.jobs import get_job, submit_job
 from slmops_engine.models import Dataset, JobStatus, Project
 from slmops_engine.overview import latest_job
@@ -16,6 +17,7 @@ from slmops_engine.sweep.config import OBJECTIVES, SPACE_LABELS, SPACES, SweepCo
 from slmops_engine.sweep.views import best_of, longer_run, trials_of
 
 from .feedback import flash, show_error, show_failure
+from .fields import field_widget
 from .jobs import run_header, run_progress
 from .launch import start_button
 
@@ -54,15 +56,17 @@ def _settings(project: Project, student: StudentChoice, datasets: list[Dataset])
     k = f"sweep_{project.id}"
     ids = [d.id for d in datasets]
     names = {d.id: f"#{d.id} {d.name}" for d in datasets}
+    title = titles(SweepConfig)
     c1, c2 = st.columns(2)
-    ds = c1.selectbox("Training data", ids, format_func=names.__getitem__, key=f"{k}_data")
-    space = c2.radio("What to vary", list(SPACES), format_func=SPACE_LABELS.__getitem__, key=f"{k}_space")
+    ds = c1.selectbox(title["dataset_id"], ids, format_func=names.__getitem__, key=f"{k}_data")
+    # The space is a preset's name or a whole dict, no plain choice: its options are the presets.
+    space = c2.radio(title["space"], list(SPACES), format_func=SPACE_LABELS.__getitem__, key=f"{k}_space")
     c3, c4, c5 = st.columns(3)
-    trials = c3.number_input("Trials", 2, 200, 6, key=f"{k}_trials", help="How many settings to try.")
-    limit = c4.number_input(
-        "Time limit (minutes)", 0, 10_080, 0, key=f"{k}_limit", help="No trial starts after this; 0 means none."
+    trials = field_widget(SweepConfig, "trials", key=f"{k}_trials", container=c3)
+    limit = field_widget(SweepConfig, "time_limit_minutes", key=f"{k}_limit", container=c4)
+    objective = field_widget(
+        SweepConfig, "objective", key=f"{k}_goal", container=c5, format_func=OBJECTIVES.__getitem__
     )
-    objective = c5.selectbox("Best means", list(OBJECTIVES), format_func=OBJECTIVES.__getitem__, key=f"{k}_goal")
     try:
         return SweepConfig(
             dataset_id=ds,

@@ -148,6 +148,36 @@ def test_settings_default_to_teacher_answers_lora_balanced(ready, tmp_path) -> N
     assert at.number_input(key=f"{k}_lora_r").disabled
 
 
+def test_every_setting_widget_is_built_from_its_field(ready, tiny_model_dir) -> None:
+    from slmops_engine.fields import field_spec
+    from slmops_engine.finetune.config import FinetuneConfig
+    from slmops_ui.fields import limits
+    from slmops_ui.finetune_settings import ADVANCED
+
+    project, ds = ready
+    projects.set_teacher(project.id, TeacherConfig(provider=Provider.local, local_path=str(tiny_model_dir)))
+    at = open_app(PAGE, project.id)
+    k = f"ft_{project.id}"
+    at.toggle(key=f"{k}_kd").set_value(True).run()
+    no_exception(at)
+    widgets = {w.key: w for w in [*at.number_input, *at.selectbox, *at.text_input, *at.toggle, *at.slider, *at.radio]}
+    keys = {n: f"{k}_{n}" for n in ADVANCED} | {
+        "method": f"{k}_method",
+        "kd": f"{k}_kd",
+        "adapter_name": f"{k}_adapter",
+    }
+    keys |= {"kd_teacher_path": f"{k}_kd_path", "kd_temperature": f"{k}_kd_t", "kd_alpha": f"{k}_kd_alpha"}
+    keys["output_name"] = f"{k}_{ds.id}_name"
+    for name, key in keys.items():
+        spec, widget = field_spec(FinetuneConfig, name), widgets[key]
+        assert widget.label == spec.title and widget.help.startswith(spec.help), name
+        if spec.kind in (int, float):
+            assert (widget.min, widget.max) == pytest.approx(limits(spec)), name
+            assert widget.step == pytest.approx(spec.step or 1), name
+        if spec.choices and name != "method":
+            assert tuple(widget.options) == spec.choices, name
+
+
 def test_qlora_is_shown_unavailable_on_a_cpu_machine(ready) -> None:
     project, _ = ready
     at = open_app(PAGE, project.id)

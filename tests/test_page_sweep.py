@@ -4,9 +4,11 @@ the finished ones), and train the best setting longer."""
 from __future__ import annotations
 
 from slmops_engine import projects
+from slmops_engine.fields import field_spec
 from slmops_engine.jobs import cancel_job, get_job, list_jobs, submit_job, wait_for_job
 from slmops_engine.models import JobStatus
 from slmops_engine.students import StudentChoice
+from slmops_engine.sweep.config import SweepConfig
 from tests.test_pages import no_exception, open_app, texts
 from tests.test_sweep import BASE
 
@@ -38,6 +40,9 @@ def test_start_a_search_from_the_page(tiny_model_dir, tmp_path):
     no_exception(at)
     k = f"sweep_{p.id}"
     assert at.radio(key=f"{k}_space").value == "quick" and at.number_input(key=f"{k}_trials").value == 6
+    for name, key in (("trials", "trials"), ("time_limit_minutes", "limit")):  # built from SweepConfig's fields
+        spec, widget = field_spec(SweepConfig, name), at.number_input(key=f"{k}_{key}")
+        assert (widget.label, widget.help, widget.min, widget.max) == (spec.title, spec.help, spec.low, spec.high)
     at.number_input(key=f"{k}_trials").set_value(3).run()
     at.radio(key=f"{k}_space").set_value("thorough").run()
     at.button(key="sweep_start").click().run()

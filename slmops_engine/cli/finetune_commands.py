@@ -6,40 +6,18 @@ import argparse
 
 from ..db import init_db
 
-NUMERIC = {
-    "learning_rate": float,
-    "epochs": float,
-    "max_steps": int,
-    "batch_size": int,
-    "grad_accum": int,
-    "max_length": int,
-    "lora_r": int,
-    "lora_alpha": int,
-    "lora_dropout": float,
-    "warmup_ratio": float,
-    "weight_decay": float,
-    "seed": int,
-    "eval_steps": int,
-    "early_stopping_patience": int,
-    "save_steps": int,
-}
+# Spellings older commands (and recorded runs' command lines) used, still accepted.
+ALIASES = {"kd_teacher_path": ["--kd-teacher"]}
 
 
 def add_parser(sub) -> None:
-    from ..finetune.config import PRESETS, FinetuneConfig
+    from ..fields import add_options
+    from ..finetune.config import PRESETS, SETTINGS, FinetuneConfig
 
     p = sub.add_parser("finetune", help="fine-tune the student (LoRA, DoRA, full, QLoRA)")
     add_data_and_student(p)
-    p.add_argument("--method", choices=["lora", "dora", "full", "qlora"], default="lora")
-    p.add_argument("--preset", choices=list(PRESETS), default="balanced")
-    for name, kind in NUMERIC.items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=FinetuneConfig.model_fields[name].description)
-    p.add_argument("--scheduler", choices=["linear", "cosine", "constant", "constant_with_warmup"])
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--adapter-name")
-    p.add_argument("--kd-teacher", help="local teacher folder for logit distillation")
-    p.add_argument("--kd-temperature", type=float)
-    p.add_argument("--kd-alpha", type=float)
+    p.add_argument("--preset", choices=list(PRESETS), default="balanced", help="fills in the settings not given")
+    add_options(p, FinetuneConfig, SETTINGS, aliases=ALIASES)
     p.add_argument("--wait", action="store_true", help="block until trained; print the new model variant id last")
     p.set_defaults(func=finetune_cmd)
 
@@ -67,25 +45,30 @@ def _student(args, project):
     return student
 
 
+def settings_from_args(args: argparse.Namespace) -> dict:
+    """The run's settings: the preset's, then the options given."""
+    from ..fields import given_options
+    from ..finetune.config import SETTINGS, apply_preset
+
+    given = given_options(args, SETTINGS)
+    if given.get("kd_teacher_path"):
+        given["kd"] = True  # a teacher folder is what turns logit distillation on
+    return apply_preset(args.preset, **given)
+
+
 def finetune_cmd(args: argparse.Namespace) -> int:
-    from ..finetune.config import FinetuneConfig, apply_preset
+    from ..finetune.config import FinetuneConfig
     from ..finetune.views import accuracy_note
     from ..projects import get_project
     from .jobs_run import submit_and_follow
 
     init_db()
     project = get_project(args.project) if args.project else None
-    given = {
-        k: getattr(args, k)
-        for k in (*NUMERIC, "scheduler", "precision", "adapter_name")
-        if getattr(args, k) is not None
-    }
-    if args.kd_teacher:
-        given |= {"kd": True, "kd_teacher_path": args.kd_teacher}
-        given |= {k: getattr(args, k) for k in ("kd_temperature", "kd_alpha") if getattr(args, k) is not None}
-    values = apply_preset(args.preset, method=args.method, **given)
     cfg = FinetuneConfig(
-        dataset_id=args.dataset, student=_student(args, project), project_id=project.id if project else None, **values
+        dataset_id=args.dataset,
+        student=_student(args, project),
+        project_id=project.id if project else None,
+        **settings_from_args(args),
     )
     job = submit_and_follow("finetune", cfg, cfg.project_id, wait=args.wait, what="training")
     if job is None:

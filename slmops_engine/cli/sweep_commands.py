@@ -8,21 +8,24 @@ from pathlib import Path
 
 from ..db import init_db
 
+# The search's own settings that are options (its space is a name or a file, read below).
+SWEEP_SETTINGS = ("trials", "time_limit_minutes", "objective", "parallel", "prune", "seed")
+# The fine-tuning settings every trial shares that the command line sets (the searched ones vary by trial).
+BASE_SETTINGS = ("method", "max_steps")
+
 
 def add_parser(sub) -> None:
-    from ..sweep.config import OBJECTIVES, SPACES
+    from ..fields import add_options
+    from ..finetune.config import FinetuneConfig
+    from ..sweep.config import SPACES, SweepConfig
     from .finetune_commands import add_data_and_student
 
     p = sub.add_parser("sweep", help="search for the best fine-tuning settings (an Optuna study)")
     add_data_and_student(p)
-    p.add_argument("--trials", type=int, default=6, help="how many settings to try")
     shape = "{setting: [choices] or {low, high}}"
     p.add_argument("--space", default="quick", help=f"{' or '.join(SPACES)}, or a JSON file {shape}")
-    p.add_argument("--objective", choices=list(OBJECTIVES), default="eval_loss")
-    p.add_argument("--time-limit", type=float, default=0, help="minutes after which no trial is started (0: none)")
-    p.add_argument("--method", choices=["lora", "dora", "full"], default="lora")
-    p.add_argument("--max-steps", type=int, help="each trial's optimizer steps (0 or unset: its passes)")
-    p.add_argument("--no-prune", action="store_true", help="let every trial run to its end")
+    add_options(p, SweepConfig, SWEEP_SETTINGS, aliases={"time_limit_minutes": ["--time-limit"]})
+    add_options(p, FinetuneConfig, BASE_SETTINGS)
     p.add_argument("--wait", action="store_true", help="block until done; print the best model variant id last")
     p.set_defaults(func=sweep_cmd)
 
@@ -44,6 +47,7 @@ def _space_file(path: Path) -> dict:
 
 
 def sweep_cmd(args: argparse.Namespace) -> int:
+    from ..fields import given_options
     from ..jobs.supervisor import ensure_supervisor
     from ..projects import get_project
     from ..sweep.config import SPACES, SweepConfig
@@ -53,17 +57,13 @@ def sweep_cmd(args: argparse.Namespace) -> int:
     init_db()
     project = get_project(args.project) if args.project else None
     space = args.space if args.space in SPACES else _space_file(Path(args.space))
-    base = {"method": args.method} | ({"max_steps": args.max_steps} if args.max_steps else {})
     cfg = SweepConfig(
         dataset_id=args.dataset,
         student=_student(args, project),
         project_id=project.id if project else None,
         space=space,
-        trials=args.trials,
-        objective=args.objective,
-        time_limit_minutes=args.time_limit,
-        base=base,
-        prune=not args.no_prune,
+        base=given_options(args, BASE_SETTINGS),
+        **given_options(args, SWEEP_SETTINGS),
     )
     ensure_supervisor()  # the trials are ordinary jobs: the job runner takes them, also while this one waits
     job = submit_and_follow("sweep", cfg, cfg.project_id, wait=args.wait, what="searching")

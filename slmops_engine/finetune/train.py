@@ -138,6 +138,9 @@ def version_specific_args(cfg: FinetuneConfig) -> dict:
 
 def command_line(cfg: FinetuneConfig) -> str:
     """The `slmops finetune` call that reproduces this run."""
+    from ..fields import option_args
+    from .config import SETTINGS, apply_preset
+
     args = ["slmops", "finetune", "--dataset", str(cfg.dataset_id), "--method", cfg.method]
     if cfg.project_id is not None:
         args += ["--project", str(cfg.project_id)]
@@ -145,40 +148,11 @@ def command_line(cfg: FinetuneConfig) -> str:
         args += ["--student-path", cfg.student.path or ""]
     elif cfg.student.source == "catalog":
         args += ["--student-id", cfg.student.model_id or ""]
-    defaults = FinetuneConfig.model_fields
-    for name in (
-        "learning_rate",
-        "epochs",
-        "max_steps",
-        "batch_size",
-        "grad_accum",
-        "max_length",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-        "warmup_ratio",
-        "weight_decay",
-        "scheduler",
-        "seed",
-        "eval_steps",
-        "early_stopping_patience",
-        "save_steps",
-        "precision",
-        "adapter_name",
-    ):
-        value = getattr(cfg, name)
-        if value != defaults[name].default:
-            args += [f"--{name.replace('_', '-')}", str(value)]
-    if cfg.kd:
-        args += [
-            "--kd-teacher",
-            cfg.kd_teacher_path or "",
-            "--kd-temperature",
-            str(cfg.kd_temperature),
-            "--kd-alpha",
-            str(cfg.kd_alpha),
-        ]
-    return shlex.join(args)
+    # What the command uses for a setting left out: the default preset's value (for this method), else the field's.
+    unset = {n: FinetuneConfig.model_fields[n].default for n in SETTINGS} | apply_preset("balanced", method=cfg.method)
+    # Without a teacher the distillation settings do nothing: leave them out.
+    settings = [n for n in SETTINGS if n != "method" and (cfg.kd or not n.startswith("kd_"))]
+    return shlex.join(args + option_args(cfg.model_dump(), settings, unset))
 
 
 def train(cfg: FinetuneConfig, reporter: Reporter, job_id: int | None = None) -> dict:

@@ -43,23 +43,45 @@ SEARCHABLE = {"learning_rate", "lora_r", "lora_alpha", "lora_dropout", "epochs",
 class SweepConfig(StageConfig):
     """A search over fine-tuning settings: every trial trains the student with one setting, as its own job."""
 
-    dataset_id: int = Field(description="Training data: its train part, and its validation part to judge each trial.")
-    student: StudentChoice = Field(description="The model every trial fine-tunes.")
-    project_id: int | None = Field(None, description="Project the trials' models belong to.")
-    space: Literal["quick", "thorough"] | dict[str, Any] = Field(
-        "quick", description="What to vary: a preset, or {setting: [choices] or {low, high, log}}."
+    dataset_id: int = Field(
+        title="Training data",
+        description="Training data: its train part, and its validation part to judge each trial.",
     )
-    trials: int = Field(6, ge=1, le=500, description="How many settings to try.")
-    time_limit_minutes: float = Field(0, ge=0, le=7 * 24 * 60, description="Stop starting trials after this (0: none).")
-    objective: Objective = Field("eval_loss", description="What makes a setting the best.")
+    student: StudentChoice = Field(title="Student", description="The model every trial fine-tunes.")
+    project_id: int | None = Field(None, title="Project", description="Project the trials' models belong to.")
+    space: Literal["quick", "thorough"] | dict[str, Any] = Field(
+        "quick",
+        title="What to vary",
+        description="What to vary: a preset, or {setting: [choices] or {low, high, log}}.",
+    )
+    trials: int = Field(6, ge=1, le=500, title="Trials", description="How many settings to try.")
+    time_limit_minutes: float = Field(
+        0,
+        ge=0,
+        le=7 * 24 * 60,
+        title="Time limit (minutes)",
+        description="Stop starting trials after this (0: none).",
+        json_schema_extra={"step": 1},
+    )
+    objective: Objective = Field("eval_loss", title="Best means", description="What makes a setting the best.")
     base: dict[str, Any] = Field(
-        default_factory=dict, description="Fine-tuning settings every trial shares (method, steps, precision …)."
+        default_factory=dict,
+        title="Shared settings",
+        description="Fine-tuning settings every trial shares (method, steps, precision …).",
     )
     parallel: int = Field(
-        0, ge=0, le=64, description="Trials run at once (0: one on this machine, as many as heavy jobs on Ray)."
+        0,
+        ge=0,
+        le=64,
+        title="Trials at once",
+        description="Trials run at once (0: one on this machine, as many as heavy jobs on Ray).",
     )
-    prune: bool = Field(True, description="Stop trials early whose validation loss is clearly worse than the others'.")
-    seed: int = Field(42, description="Same seed, same sequence of settings tried.")
+    prune: bool = Field(
+        True,
+        title="Stop the clearly worse trials early",
+        description="Stop trials early whose validation loss is clearly worse than the others'.",
+    )
+    seed: int = Field(42, title="Seed", description="Same seed, same sequence of settings tried.")
 
     @model_validator(mode="after")
     def _valid_space(self) -> SweepConfig:
