@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from slmops_engine.data import load_dataset_dict
 from slmops_engine.errors import SlmopsError
 from slmops_engine.fields import field_spec, titles
-from slmops_engine.finetune.config import METHOD_LABELS, PRESET_LABELS, FinetuneConfig, apply_preset
+from slmops_engine.finetune.config import DEFAULT_PRESET, METHOD_LABELS, PRESET_LABELS, FinetuneConfig, apply_preset
 from slmops_engine.finetune.views import ANSWERED_STAGES, kd_teacher_path, resource_estimate
 from slmops_engine.finetune.workload import planned_steps, training_rows
 from slmops_engine.jobs.estimates import describe
@@ -72,7 +72,7 @@ def _on_method(k: str) -> None:
 
 def _init(k: str) -> None:
     """Widget values live in Session State (set before the widgets exist), so a preset can rewrite them."""
-    st.session_state.setdefault(f"{k}_preset", "balanced")
+    st.session_state.setdefault(f"{k}_preset", DEFAULT_PRESET)
     st.session_state.setdefault(f"{k}_method", "lora")
     for name, value in _preset_values(k).items():
         st.session_state.setdefault(f"{k}_{name}", _cast(name, value))

@@ -12,11 +12,11 @@ ALIASES = {"kd_teacher_path": ["--kd-teacher"]}
 
 def add_parser(sub) -> None:
     from ..fields import add_options
-    from ..finetune.config import PRESETS, SETTINGS, FinetuneConfig
+    from ..finetune.config import DEFAULT_PRESET, PRESETS, SETTINGS, FinetuneConfig
 
     p = sub.add_parser("finetune", help="fine-tune the student (LoRA, DoRA, full, QLoRA)")
     add_data_and_student(p)
-    p.add_argument("--preset", choices=list(PRESETS), default="balanced", help="fills in the settings not given")
+    p.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET, help="fills in the settings not given")
     add_options(p, FinetuneConfig, SETTINGS, aliases=ALIASES)
     p.add_argument("--wait", action="store_true", help="block until trained; print the new model variant id last")
     p.set_defaults(func=finetune_cmd)

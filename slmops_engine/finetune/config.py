@@ -243,6 +243,7 @@ PRESETS: dict[str, dict] = {
         "early_stopping_patience": 3,
     },
 }
+DEFAULT_PRESET = "balanced"  # what the page starts on and the command line uses when none is named
 PRESET_LABELS = {
     "quick": "Quick — three fast passes: minutes for a few hundred examples",
     "balanced": "Balanced — two passes (recommended)",

@@ -139,7 +139,7 @@ def version_specific_args(cfg: FinetuneConfig) -> dict:
 def command_line(cfg: FinetuneConfig) -> str:
     """The `slmops finetune` call that reproduces this run."""
     from ..fields import option_args
-    from .config import SETTINGS, apply_preset
+    from .config import DEFAULT_PRESET, SETTINGS, apply_preset
 
     args = ["slmops", "finetune", "--dataset", str(cfg.dataset_id), "--method", cfg.method]
     if cfg.project_id is not None:
@@ -149,7 +149,9 @@ def command_line(cfg: FinetuneConfig) -> str:
     elif cfg.student.source == "catalog":
         args += ["--student-id", cfg.student.model_id or ""]
     # What the command uses for a setting left out: the default preset's value (for this method), else the field's.
-    unset = {n: FinetuneConfig.model_fields[n].default for n in SETTINGS} | apply_preset("balanced", method=cfg.method)
+    unset = {n: FinetuneConfig.model_fields[n].default for n in SETTINGS} | apply_preset(
+        DEFAULT_PRESET, method=cfg.method
+    )
     # Without a teacher the distillation settings do nothing: leave them out.
     settings = [n for n in SETTINGS if n != "method" and (cfg.kd or not n.startswith("kd_"))]
     return shlex.join(args + option_args(cfg.model_dump(), settings, unset))
